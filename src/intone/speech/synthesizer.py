@@ -1,0 +1,213 @@
+"""Text + voice + settings -> a stream of audio chunks with alignments.
+
+`plan()` decides everything that can fail before any audio is made (model, voice, language, engine,
+limits, normalization, chunking), so a caller can reject a request before it starts streaming.
+`stream()` then synthesizes chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from intone.engines.base import Engine, EngineRequest, Unit, VoiceRealization
+from intone.engines.registry import EngineSet
+from intone.engines import espeak_ng
+from intone.speech import alignment
+from intone.speech.alignment import Alignment
+from intone.speech.errors import InvalidVoiceSettings, ModelCannotSpeak, TextEmpty, TextTooLong
+from intone.speech.errors import UnsupportedLanguage
+from intone.speech.models import Model, engine_for, get_model, spoken_languages
+from intone.speech.phonemes import phonemize_units
+from intone.speech.text.chunking import ChunkPlan, chunk_spans
+from intone.speech.text.normalize import NormalizedText, normalize, unchanged
+from intone.speech.voices import DEFAULT_VOICE_ID, Voice, get_voice
+
+Normalization = Literal["auto", "on", "off"]
+SPEED_RANGE = (0.7, 1.2)
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    text: str
+    voice_id: str = DEFAULT_VOICE_ID
+    model_id: str | None = None
+    language: str | None = None
+    speed: float = 1.0
+    stability: float = 0.5
+    seed: int | None = None
+    normalization: Normalization = "auto"
+    chunking: ChunkPlan = field(default_factory=ChunkPlan)
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: SpeechRequest
+    model: Model
+    voice: Voice
+    language: str
+    engine: str
+    normalized: NormalizedText
+    spans: tuple[tuple[int, int], ...]  # chunks, in normalized-text coordinates
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    audio: np.ndarray  # float32 mono
+    sample_rate: int
+    offset: float  # seconds from the start of the whole response
+    alignment: Alignment  # this chunk's original characters, times from the start of the response
+    normalized_alignment: Alignment
+
+
+class Synthesizer:
+    def __init__(self, engines: EngineSet) -> None:
+        self.engines = engines
+
+    def plan(self, request: SpeechRequest) -> Plan:
+        model = get_model(request.model_id)
+        if not model.can_do_text_to_speech:
+            raise ModelCannotSpeak(f"Model '{model.model_id}' cannot do text-to-speech.")
+        voice = get_voice(request.voice_id)
+        _check_settings(request)
+        if not request.text.strip():
+            raise TextEmpty("The text is empty; send at least one character to speak.")
+        if len(request.text) > model.character_limit:
+            raise TextTooLong(
+                f"The text is {len(request.text)} characters long; model '{model.model_id}' accepts at most "
+                f"{model.character_limit} characters per request."
+            )
+        language = request.language or DEFAULT_LANGUAGE
+        engine = self._engine_for(model, language)
+        normalized = self._normalize(request, engine, language)
+        spans = tuple(chunk_spans(normalized.text, request.chunking))
+        return Plan(request, model, voice, language, engine, normalized, spans)
+
+    def stream(self, plan: Plan) -> Iterator[SpeechChunk]:
+        engine = self.engines.get(plan.engine)
+        realization = plan.voice.realization(plan.engine)
+        offset = 0.0
+        for index, (start, end) in enumerate(plan.spans):
+            seed = None if plan.request.seed is None else plan.request.seed + index
+            audio, times = self._chunk(engine, plan, realization, plan.normalized.text[start:end], seed)
+            duration = len(audio) / engine.sample_rate
+            times = alignment.settle(times, duration)
+            yield SpeechChunk(
+                audio=audio,
+                sample_rate=engine.sample_rate,
+                offset=offset,
+                alignment=self._original_alignment(plan, index, times).shifted(offset),
+                normalized_alignment=alignment.build(plan.normalized.text[start:end], times).shifted(offset),
+            )
+            offset += duration
+
+    def _engine_for(self, model: Model, language: str) -> str:
+        engine = engine_for(model, language, self.engines.languages())
+        if engine is None:
+            raise UnsupportedLanguage(
+                f"Model '{model.model_id}' cannot speak language '{language}' here. "
+                f"Languages it speaks: {', '.join(spoken_languages(model, self.engines.languages()))}."
+            )
+        return engine
+
+    def _normalize(self, request: SpeechRequest, engine: str, language: str) -> NormalizedText:
+        wanted = request.normalization == "on" or (
+            request.normalization == "auto" and self.engines.needs_phonemes(engine)
+        )
+        return normalize(request.text, language) if wanted else unchanged(request.text)
+
+    def _chunk(
+        self, engine: Engine, plan: Plan, realization: VoiceRealization, text: str, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        base = EngineRequest(
+            text=text,
+            language=plan.language,
+            voice=realization,
+            speed=plan.request.speed,
+            seed=seed,
+            stability=plan.request.stability,
+        )
+        if not engine.needs_phonemes:
+            result = engine.synthesize(base)
+            return result.audio, result.char_times
+        voice = espeak_ng.voice_for(plan.language) or "en-us"
+        units = phonemize_units(text, voice)
+        audio_parts, time_parts, offset = [], [], 0.0
+        for group in split_units(units, engine.max_phonemes):
+            result = engine.synthesize(_with_units(base, group))
+            audio_parts.append(result.audio)
+            time_parts.append(result.char_times + offset)
+            offset += len(result.audio) / result.sample_rate
+        times = _merge_times(len(text), time_parts)
+        audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.float32)
+        return audio, times
+
+    def _original_alignment(self, plan: Plan, index: int, times: np.ndarray) -> Alignment:
+        source = plan.normalized.source
+        start, end = plan.spans[index]
+        first = source[start] if index > 0 else 0
+        last = source[end] if end < len(source) else len(plan.normalized.original)
+        local = [i - first for i in source[start:end]]
+        original_times = alignment.to_original(times, local, last - first)
+        duration = float(times[-1, 1]) if len(times) else 0.0
+        text = plan.normalized.original[first:last]
+        return alignment.build(text, alignment.settle(original_times, duration))
+
+
+def _check_settings(request: SpeechRequest) -> None:
+    low, high = SPEED_RANGE
+    if not low <= request.speed <= high:
+        raise InvalidVoiceSettings(f"speed must be between {low} and {high}; got {request.speed}.")
+    if not 0.0 <= request.stability <= 1.0:
+        raise InvalidVoiceSettings(f"stability must be between 0 and 1; got {request.stability}.")
+
+
+def _with_units(base: EngineRequest, units: tuple[Unit, ...]) -> EngineRequest:
+    return EngineRequest(
+        text=base.text,
+        language=base.language,
+        voice=base.voice,
+        units=units,
+        speed=base.speed,
+        seed=base.seed,
+        stability=base.stability,
+    )
+
+
+def split_units(units: tuple[Unit, ...], limit: int) -> list[tuple[Unit, ...]]:
+    """Groups units so each group's phonemes fit `limit`, breaking at spaces where possible.
+
+    A single unit longer than the limit (a very long run espeak spells out) is cut into pieces whose
+    character spans divide the unit's span in proportion.
+    """
+    groups: list[list[Unit]] = [[]]
+    size = 0
+    for unit in (piece for unit in units for piece in _cut_unit(unit, limit)):
+        if size + len(unit.phonemes) > limit and groups[-1]:
+            groups.append([])
+            size = 0
+        groups[-1].append(unit)
+        size += len(unit.phonemes)
+    return [tuple(group) for group in groups if group]
+
+
+def _cut_unit(unit: Unit, limit: int) -> list[Unit]:
+    if len(unit.phonemes) <= limit:
+        return [unit]
+    pieces = [unit.phonemes[i : i + limit] for i in range(0, len(unit.phonemes), limit)]
+    span = unit.end - unit.start
+    bounds = [unit.start + round(span * k / len(pieces)) for k in range(len(pieces) + 1)]
+    return [Unit(piece, bounds[k], bounds[k + 1]) for k, piece in enumerate(pieces)]
+
+
+def _merge_times(length: int, parts: list[np.ndarray]) -> np.ndarray:
+    """Each character takes its time from the group that placed it."""
+    times = np.full((length, 2), np.nan)
+    for part in parts:
+        placed = ~np.isnan(part).any(axis=1)
+        times[placed] = part[placed]
+    return times

@@ -1,0 +1,73 @@
+import random
+
+import pytest
+
+from intone.speech.text.chunking import ChunkPlan, chunk_spans
+
+
+def _covers(text: str, spans: list[tuple[int, int]]) -> None:
+    assert "".join(text[a:b] for a, b in spans) == text
+    assert all(b > a for a, b in spans)
+    assert all(text[a:b].strip() for a, b in spans) or not text.strip()
+
+
+def _long_mixed(length: int) -> str:
+    rng = random.Random(7)
+    words = ["alpha", "beta,", "gamma.", "delta!", "épée", "мир", "世界。", "🎸", "x" * 25, "  ", "\n", "3.5%"]
+    return " ".join(rng.choice(words) for _ in range(length // 3))[:length]
+
+
+def test_first_chunk_is_the_first_clause():
+    text = "Hello there, this is the first clause. Then a whole sentence follows here. And another."
+    spans = chunk_spans(text)
+    assert text[slice(*spans[0])] == "Hello there, "
+    assert text[slice(*spans[1])].startswith("this is the first clause.")
+
+
+def test_very_short_first_clause_joins_the_next():
+    text = "Hi, this is a test of the chunker. It has several sentences!"
+    assert text[slice(*chunk_spans(text)[0])] == "Hi, this is a test of the chunker. "
+
+
+def test_later_chunks_are_whole_sentences_merged_up_to_target():
+    sentence = "This sentence has exactly fifty characters in it. "
+    text = "Starting now, " + sentence * 10
+    spans = chunk_spans(text, ChunkPlan(target=120, maximum=200))
+    assert text[slice(*spans[0])] == "Starting now, "
+    for a, b in spans[1:]:
+        assert text[a:b].rstrip().endswith(".")
+        assert b - a <= 120
+
+
+def test_first_chunk_without_punctuation_is_a_few_words_never_mid_word():
+    text = "no punctuation at all " * 40
+    spans = chunk_spans(text)
+    first = text[slice(*spans[0])]
+    assert len(first) <= ChunkPlan().first_max
+    assert first.endswith(" ")
+    for a, _ in spans[1:]:
+        assert text[a - 1] == " "
+
+
+@pytest.mark.parametrize("length", [10_000, 40_000])
+def test_long_text_is_covered_and_bounded(length):
+    text = _long_mixed(length)
+    spans = chunk_spans(text)
+    _covers(text, spans)
+    assert max(b - a for a, b in spans) <= ChunkPlan().maximum
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["🎸" * 700, "x" * 1000, "Hello мир 世界。你好。" * 30, "   ", "", "a", "\n\n\n", "e\u0301" * 400],
+)
+def test_odd_inputs_are_covered(text):
+    spans = chunk_spans(text)
+    _covers(text, spans)
+    assert all(b - a <= ChunkPlan().maximum for a, b in spans)
+
+
+def test_runs_without_spaces_are_not_cut_inside_a_combining_sequence():
+    text = "e\u0301" * 400
+    for a, _ in chunk_spans(text)[1:]:
+        assert text[a] == "e"
