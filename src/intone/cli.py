@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,7 +20,12 @@ from intone.speech.models import MODELS, spoken_languages
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import VOICES
 
-_EXTENSION_FORMATS = {".wav": "wav_44100", ".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": "opus_48000_64"}
+_EXTENSION_FORMATS = {
+    ".wav": "wav_44100",
+    ".mp3": "mp3_44100_128",
+    ".ogg": "opus_48000_64",
+    ".opus": "opus_48000_64",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +66,7 @@ def _say(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     fmt = _output_format(args.format, args.output)
     settings = Settings()
-    synthesizer = Synthesizer(EngineSet(settings.data_dir, settings.engine_threads))
+    synthesizer = Synthesizer(_engines(settings.data_dir, settings.engine_threads))
     request = SpeechRequest(
         text=text,
         voice_id=args.voice,
@@ -86,6 +92,12 @@ def _say(args: argparse.Namespace) -> int:
     if args.timings:
         Path(args.timings).write_text(json.dumps(_timings_json(original, normalized), ensure_ascii=False))
     return 0
+
+
+@cache
+def _engines(data_dir: Path, threads: int) -> EngineSet:
+    # One set per process: engines load once even when main() runs several times (as in tests).
+    return EngineSet(data_dir, threads)
 
 
 def _output_format(name: str | None, output: str) -> OutputFormat:

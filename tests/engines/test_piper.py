@@ -80,7 +80,7 @@ def test_result_shape(engine: PiperEngine) -> None:
     assert 0.5 * 22050 < len(result.audio) < 5 * 22050
     assert np.abs(result.audio).max() <= 1.0
     assert result.char_times.shape == (len(req.text), 2)
-    assert engine.languages() == frozenset({"en"})
+    assert engine.languages == frozenset({"en"})
 
 
 @pytest.mark.slow
@@ -190,3 +190,20 @@ def test_noise_rewrite_keeps_the_model(engine: PiperEngine) -> None:
     scales = np.array([0.0, 1.0, 0.0], dtype=np.float32)
     audio, _ = engine._run(ids, scales, np.random.default_rng(0))
     np.testing.assert_array_equal(audio, expected)
+
+
+@pytest.mark.slow
+def test_short_noise_buffers_are_tiled(engine: PiperEngine) -> None:
+    ids = [i for group in engine._id_groups(request().units) for i in group]
+    base = {
+        "input": np.array([ids], dtype=np.int64),
+        "input_lengths": np.array([len(ids)], dtype=np.int64),
+        "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32),
+    }
+    buffers = [np.random.default_rng(5).standard_normal(size, dtype=np.float32) for size in (3, 5)]
+    short = engine._session.run(None, base | dict(zip(engine._noise_inputs, buffers, strict=True)))
+    # A buffer already tiled far enough must give the same audio: tiling is just repetition.
+    long = [np.tile(buffer, 100_000) for buffer in buffers]
+    tiled = engine._session.run(None, base | dict(zip(engine._noise_inputs, long, strict=True)))
+    np.testing.assert_array_equal(short[0], tiled[0])
+    assert short[0].size == int(short[1].sum()) * 256

@@ -13,7 +13,20 @@ def _covers(text: str, spans: list[tuple[int, int]]) -> None:
 
 def _long_mixed(length: int) -> str:
     rng = random.Random(7)
-    words = ["alpha", "beta,", "gamma.", "delta!", "épée", "мир", "世界。", "🎸", "x" * 25, "  ", "\n", "3.5%"]
+    words = [
+        "alpha",
+        "beta,",
+        "gamma.",
+        "delta!",
+        "épée",
+        "мир",
+        "世界。",
+        "🎸",
+        "x" * 25,
+        "  ",
+        "\n",
+        "3.5%",
+    ]
     return " ".join(rng.choice(words) for _ in range(length // 3))[:length]
 
 

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from intone.speech.phonemes import phonemize_units
@@ -16,7 +18,7 @@ def test_words_spaces_and_punctuation_become_units_in_order():
     assert pairs[-1] == (".", ".")
     starts = [u.start for u in units]
     assert starts == sorted(starts)
-    assert all(a.end <= b.start for a, b in zip(units, units[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(units))
 
 
 def test_numbers_expanding_into_several_words_stay_with_their_word():

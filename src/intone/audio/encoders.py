@@ -3,11 +3,12 @@
 `StreamEncoder` turns float32 mono PCM at the engine's rate into the bytes of one output format, a chunk
 at a time, so audio can be sent while the rest is still being synthesised. Everything it returns, joined
 in order, is one valid file or stream. Samples are clipped to [-1, 1] and never rescaled: loudness is
-decided upstream for the whole utterance, not per chunk.
+decided upstream for the whole utterance, not per chunk (LAME's fixed preset gain aside, see `_Mp3Codec`).
 
-Latency: PCM, WAV and G.711 return every sample they are given (minus the resampler's short filter
-tail). MP3 returns whole frames once LAME has enough lookahead. Ogg Opus returns pages of about 100 ms,
-so up to that much audio waits in the muxer for the next write or `finish`.
+Latency: when resampling, the last 10-72 ms of each write wait in the resampler for the next one.
+PCM, WAV and G.711 return everything else at once. LAME hands out bytes (not whole frames) once it has
+a frame plus lookahead. Ogg Opus returns pages of about 100 ms, so up to that much audio more waits in
+the muxer for the next write or `finish`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ _LAME_QUALITY = 2
 
 
 def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return np.rint(samples * _INT16_SCALE).astype("<i2")
+    # float64 so the product is exact and rint rounds every sample correctly (float32 would not).
+    return np.rint(samples.astype(np.float64) * _INT16_SCALE).astype("<i2")
 
 
 def wav_header(sample_rate: int, data_size: int | None) -> bytes:
@@ -110,7 +112,12 @@ class _FFmpegPcmCodec:
 
 
 class _Mp3Codec:
-    """Constant-bitrate MP3 via LAME. No Xing/LAME tag: it could only be written once the stream ended."""
+    """Constant-bitrate MP3 via LAME.
+
+    No Xing/LAME tag (it could only be written once the stream has ended), so decoders do not trim
+    LAME's 1105-sample start delay or the end padding. LAME's CBR presets also scale the input by
+    0.95 (-0.45 dB) as headroom against clipping in decoders; lameenc offers no way to change that.
+    """
 
     def __init__(self, sample_rate: int, bitrate: int) -> None:
         self._lame = lameenc.Encoder()
@@ -154,7 +161,9 @@ class _OggOpusCodec:
         self._container = av.open(
             self._sink, mode="w", format="ogg", options={"page_duration": str(_OGG_PAGE_DURATION_US)}
         )
-        self._stream = self._container.add_stream("libopus", rate=sample_rate)
+        # Constrained VBR keeps the bitrate near the nominal one; unconstrained VBR doubled it on
+        # strongly harmonic (voiced) audio in our tests.
+        self._stream = self._container.add_stream("libopus", rate=sample_rate, options={"vbr": "constrained"})
         self._stream.bit_rate = bitrate
         self._stream.layout = "mono"
         self._stream.format = "flt"
@@ -174,6 +183,10 @@ class _OggOpusCodec:
         return self._sink.take()
 
     def finish(self) -> bytes:
+        if self._pts == 0:
+            # ffmpeg ends an Ogg stream with no packets without an end-of-stream page; one silent
+            # sample (end-trimmed to exactly one on decode) keeps even an empty utterance a valid file.
+            self.encode(np.zeros(1, dtype=np.float32))
         self._container.mux(self._stream.encode(None))
         self._container.close()  # writes the last page, flagged end-of-stream
         return self._sink.take()

@@ -11,7 +11,8 @@ class StreamResampler:
 
     The filter state carries over between calls, so the concatenated output of `process` calls followed
     by `flush` matches resampling the whole signal at once (soxr HQ; bit-identical in practice).
-    When the rates match it passes audio through untouched.
+    The linear-phase filter holds back the newest 10-72 ms (72 ms for 24 kHz -> 8 kHz) until more input
+    or `flush` arrives. When the rates match it passes audio through untouched.
     """
 
     def __init__(self, input_rate: int, output_rate: int) -> None:

@@ -72,10 +72,8 @@ class Engine(Protocol):
     max_phonemes: int
     # Whether the engine needs `EngineRequest.units` (phonemes from the front end).
     needs_phonemes: bool
-
-    def languages(self) -> frozenset[str]:
-        """ISO 639-1 codes (or espeak codes such as 'pt-br') the engine really speaks."""
-        ...
+    # The language codes (ISO 639-1 where one exists) the engine really speaks; known without loading.
+    languages: frozenset[str]
 
     def synthesize(self, request: EngineRequest) -> EngineResult: ...
 
@@ -96,5 +94,5 @@ def unit_char_times(text_length: int, units: tuple[Unit, ...], unit_spans: np.nd
 def spans_from_durations(durations: np.ndarray, offset: float = 0.0) -> np.ndarray:
     """Consecutive (start, end) pairs from a vector of durations in seconds."""
     ends = offset + np.cumsum(durations, dtype=np.float64)
-    starts = np.concatenate(([offset], ends[:-1]))
+    starts = np.concatenate(([offset], ends[:-1])) if len(ends) else ends
     return np.stack([starts, ends], axis=1)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from intone.engines.base import EngineRequest, EngineResult
 from intone.engines import espeak_ng
+from intone.engines.base import EngineRequest, EngineResult
 from intone.engines.espeak_ng import WordEvent, library
 
 # espeak's default rate in words per minute, which speed 1.0 stands for.

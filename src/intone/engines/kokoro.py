@@ -37,10 +37,10 @@ from onnx import helper
 from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
 
 # The raw model output of the 10 Harvard sentences in reference/engines.md (espeak en-us IPA, one call
-# per sentence) measures -21.8 dBFS RMS over whole sentences, averaged over the five packs (-23.4 for
-# jf_nezumi to -20.6 for jm_kumo); over voiced 25 ms frames, -19.6. Peaks reach 0.64.
-# 1.2 (+1.6 dB) puts typical speech near -20 dBFS with peaks below 0.8.
-GAIN = 1.2
+# per sentence, averaged over the five packs) measures -21.2 dBFS RMS over whole sentences (-21.7 for
+# jf_nezumi to -20.5 for jm_kumo) and -19.0 over voiced 25 ms frames, the level Piper reaches after its
+# gain. jm_kumo already peaks at the model's full scale (1.0), so no gain is applied.
+GAIN = 1.0
 
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 # Used when a voice names no packs: the most intelligible pack in English (reference/engines.md).
@@ -62,6 +62,9 @@ class KokoroEngine:
     name = "kokoro"
     sample_rate = 24000
     needs_phonemes = True
+    # Intelligible through espeak-ng IPA (reference/engines.md); French is poor and Japanese needs
+    # another front end.
+    languages = frozenset({"en", "es", "it", "pt", "de"})
     # The model has 512 positions: [0, *ids, 0] fits 510 ids (511 fails in the BERT encoder), and
     # each voice pack has one style row per id count 1..510.
     max_phonemes = 510
@@ -78,9 +81,6 @@ class KokoroEngine:
             patched_model(data_dir), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._blend = functools.lru_cache(maxsize=_BLEND_CACHE_SIZE)(self._compute_blend)
-
-    def languages(self) -> frozenset[str]:
-        return frozenset({"en", "es", "it", "pt", "de"})
 
     def voice_style(self, packs: tuple[tuple[str, float], ...]) -> np.ndarray:
         """The (510, 256) style table of a weighted pack blend; weights are normalized to sum 1."""
@@ -149,8 +149,8 @@ def _canonical_blend(packs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, f
         raise ValueError(f"unknown Kokoro voice pack(s) {unknown}; valid packs: {', '.join(PACKS)}")
     weights: dict[str, float] = {}
     for pack, weight in packs:
-        if weight < 0:
-            raise ValueError(f"voice pack weights must not be negative, got {weight} for {pack}")
+        if not weight >= 0:  # also rejects NaN
+            raise ValueError(f"voice pack weights must be non-negative numbers, got {weight} for {pack}")
         weights[pack] = weights.get(pack, 0.0) + weight
     total = sum(weights.values())
     if total <= 0:

@@ -58,6 +58,7 @@ _STABILITY_HIGH_FACTOR = 0.3
 class PiperEngine:
     name = "piper"
     needs_phonemes = True
+    languages = frozenset({"en"})
     # About 30 s of speech; VITS has no hard input limit, this bounds memory and latency per call.
     max_phonemes = 400
 
@@ -76,9 +77,6 @@ class PiperEngine:
             model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
         )
 
-    def languages(self) -> frozenset[str]:
-        return frozenset({"en"})
-
     def synthesize(self, request: EngineRequest) -> EngineResult:
         groups = self._id_groups(request.units)
         ids = [i for group in groups for i in group]
@@ -96,7 +94,7 @@ class PiperEngine:
         audio = np.clip(audio * GAIN, -1.0, 1.0).astype(np.float32)
 
         durations = group_samples / self.sample_rate
-        spans = _unit_spans(durations[1:-1], offset=float(durations[0]))
+        spans = spans_from_durations(durations[1:-1], offset=float(durations[0]))
         char_times = unit_char_times(len(request.text), request.units, spans)
         return EngineResult(audio=audio, sample_rate=self.sample_rate, char_times=char_times)
 
@@ -130,10 +128,12 @@ class PiperEngine:
             "input_lengths": np.array([len(ids)], dtype=np.int64),
             "scales": scales,
         }
+        # Graph order is topological and the z length depends on the durations, so the duration noise
+        # input comes first.
         for name, size in zip(self._noise_inputs, sizes, strict=True):
             inputs[name] = rng.standard_normal(size, dtype=np.float32)
-        audio, frames = self._session.run(["output", self._alignment_output], inputs)
-        id_samples = np.rint(frames.reshape(-1) * self._config.hop_length).astype(np.int64)
+        audio, id_frames = self._session.run(["output", self._alignment_output], inputs)
+        id_samples = np.rint(id_frames.reshape(-1) * self._config.hop_length).astype(np.int64)
         return audio.reshape(-1), id_samples
 
 
@@ -150,13 +150,6 @@ def _group_sums(values: np.ndarray, lengths: list[int]) -> np.ndarray:
     cumulative = np.concatenate(([0], np.cumsum(values)))
     bounds = np.concatenate(([0], np.cumsum(lengths)))
     return cumulative[bounds[1:]] - cumulative[bounds[:-1]]
-
-
-def _unit_spans(durations: np.ndarray, offset: float) -> np.ndarray:
-    """`spans_from_durations`, which cannot take zero units (its starts would keep the offset)."""
-    if len(durations) == 0:
-        return np.empty((0, 2), dtype=np.float64)
-    return spans_from_durations(durations, offset=offset)
 
 
 def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:

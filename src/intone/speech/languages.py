@@ -80,5 +80,6 @@ NAMES: dict[str, str] = {
     "cy": "Welsh",
 }
 
+
 def name(language: str) -> str:
     return NAMES.get(language, language)

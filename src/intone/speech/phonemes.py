@@ -39,7 +39,7 @@ _PUNCTUATION = {
     "¿": "",
     "¡": "",
 }
-_CLAUSE_END = frozenset(",.!?;:…—–()\"“”")
+_CLAUSE_END = frozenset(',.!?;:…—–()"“”')
 _STRESS = str.maketrans("", "", "ˈˌ ")
 _MAX_GROUP_IN = 3
 _MAX_GROUP_OUT = 6

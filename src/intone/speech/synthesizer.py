@@ -13,13 +13,18 @@ from typing import Literal
 
 import numpy as np
 
+from intone.engines import espeak_ng
 from intone.engines.base import Engine, EngineRequest, Unit, VoiceRealization
 from intone.engines.registry import EngineSet
-from intone.engines import espeak_ng
 from intone.speech import alignment
 from intone.speech.alignment import Alignment
-from intone.speech.errors import InvalidVoiceSettings, ModelCannotSpeak, TextEmpty, TextTooLong
-from intone.speech.errors import UnsupportedLanguage
+from intone.speech.errors import (
+    InvalidVoiceSettings,
+    ModelCannotSpeak,
+    TextEmpty,
+    TextTooLong,
+    UnsupportedLanguage,
+)
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
 from intone.speech.text.chunking import ChunkPlan, chunk_spans
@@ -186,7 +191,7 @@ def split_units(units: tuple[Unit, ...], limit: int) -> list[tuple[Unit, ...]]:
     """
     groups: list[list[Unit]] = [[]]
     size = 0
-    for unit in (piece for unit in units for piece in _cut_unit(unit, limit)):
+    for unit in (piece for whole in units for piece in _cut_unit(whole, limit)):
         if size + len(unit.phonemes) > limit and groups[-1]:
             groups.append([])
             size = 0

@@ -1,0 +1,130 @@
+"""The synthesizer's decisions and bookkeeping, with a small fake engine (real engines: tests/e2e)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
+from intone.speech import errors
+from intone.speech.synthesizer import SpeechRequest, Synthesizer, split_units
+from intone.speech.text.chunking import ChunkPlan
+
+RATE = 1000
+
+
+class FakeEngine:
+    """Speaks each phoneme as 10 ms of constant signal, so timings are known exactly."""
+
+    name = "kokoro"
+    sample_rate = RATE
+    needs_phonemes = True
+    max_phonemes = 40
+
+    def __init__(self):
+        self.calls: list[EngineRequest] = []
+
+    def synthesize(self, request: EngineRequest) -> EngineResult:
+        self.calls.append(request)
+        durations = np.array([0.01 * len(u.phonemes) for u in request.units])
+        spans = spans_from_durations(durations)
+        audio = np.full(round(durations.sum() * RATE), 0.1, np.float32)
+        return EngineResult(audio, RATE, unit_char_times(len(request.text), request.units, spans))
+
+
+class FakeEngines:
+    def __init__(self):
+        self.engine = FakeEngine()
+
+    def get(self, name):
+        return self.engine
+
+    @staticmethod
+    def languages():
+        return {
+            "kokoro": frozenset({"en", "es"}),
+            "piper": frozenset({"en"}),
+            "espeak": frozenset({"en", "pl"}),
+        }
+
+    @staticmethod
+    def needs_phonemes(name):
+        return name != "espeak"
+
+
+@pytest.fixture
+def synth():
+    return Synthesizer(FakeEngines())
+
+
+def _check_alignment(alignment, text, duration):
+    assert "".join(alignment.characters) == text
+    starts, ends = np.array(alignment.starts), np.array(alignment.ends)
+    assert (np.diff(starts) >= 0).all()
+    assert (ends >= starts).all()
+    assert starts.min() >= 0 and ends.max() <= duration + 1e-9
+
+
+def test_plan_rejects_bad_requests(synth):
+    with pytest.raises(errors.TextEmpty):
+        synth.plan(SpeechRequest(text="   "))
+    with pytest.raises(errors.VoiceNotFound):
+        synth.plan(SpeechRequest(text="hi", voice_id="nobody"))
+    with pytest.raises(errors.ModelNotFound):
+        synth.plan(SpeechRequest(text="hi", model_id="eleven_nothing"))
+    with pytest.raises(errors.ModelCannotSpeak):
+        synth.plan(SpeechRequest(text="hi", model_id="scribe_v2"))
+    with pytest.raises(errors.TextTooLong):
+        synth.plan(SpeechRequest(text="a" * 5001, model_id="eleven_v3"))
+    with pytest.raises(errors.UnsupportedLanguage, match="Languages it speaks"):
+        synth.plan(SpeechRequest(text="hi", language="ja"))
+    with pytest.raises(errors.InvalidVoiceSettings):
+        synth.plan(SpeechRequest(text="hi", speed=2.0))
+
+
+def test_plan_normalizes_for_neural_engines_only(synth):
+    assert "dollars" in synth.plan(SpeechRequest(text="It costs $3.")).normalized.text
+    assert (
+        synth.plan(SpeechRequest(text="It costs $3.", normalization="off")).normalized.text == "It costs $3."
+    )
+    espeak = synth.plan(SpeechRequest(text="It costs $3.", language="pl"))
+    assert espeak.engine == "espeak" and espeak.normalized.text == "It costs $3."
+
+
+def test_stream_alignments_cover_the_text_across_chunks(synth):
+    text = "It cost $3.50 on March 3rd, 2024. " + "Then we walked home slowly and talked. " * 6
+    plan = synth.plan(SpeechRequest(text=text, chunking=ChunkPlan(target=60, maximum=80)))
+    chunks = list(synth.stream(plan))
+    assert len(chunks) > 3
+    total = sum(len(c.audio) for c in chunks) / RATE
+    original = chunks[0].alignment
+    normalized = chunks[0].normalized_alignment
+    for chunk in chunks[1:]:
+        assert np.isclose(chunk.offset, original.ends[-1], atol=0.011) or chunk.offset >= original.ends[-1]
+        original = original.joined(chunk.alignment)
+        normalized = normalized.joined(chunk.normalized_alignment)
+    _check_alignment(original, text, total)
+    _check_alignment(normalized, plan.normalized.text, total)
+
+
+def test_groups_split_to_fit_the_engine(synth):
+    plan = synth.plan(SpeechRequest(text="word " * 60, chunking=ChunkPlan(maximum=300, target=300)))
+    list(synth.stream(plan))
+    assert all(
+        sum(len(u.phonemes) for u in call.units) <= FakeEngine.max_phonemes
+        for call in synth.engines.engine.calls
+    )
+
+
+def test_seed_is_passed_per_chunk(synth):
+    plan = synth.plan(SpeechRequest(text="One, two three four. Five six seven eight.", seed=5))
+    list(synth.stream(plan))
+    assert [c.seed for c in synth.engines.engine.calls] == [5, 6]
+
+
+def test_split_units_cuts_an_overlong_unit_proportionally():
+    groups = split_units((Unit("a" * 100, 0, 10),), 40)
+    pieces = [u for g in groups for u in g]
+    assert "".join(u.phonemes for u in pieces) == "a" * 100
+    assert pieces[0].start == 0 and pieces[-1].end == 10
+    assert all(a.end == b.start for a, b in itertools.pairwise(pieces))

@@ -1,0 +1,83 @@
+"""`intone say` end to end with real engines and every output format."""
+
+import json
+import wave
+
+import av
+import pytest
+
+from intone.audio.formats import ALL_FORMATS
+from intone.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path_factory.getbasetemp() / "cli-data"))
+
+
+def _decoded_seconds(path, fmt):
+    codec, rate = fmt.split("_")[:2]
+    data = path.read_bytes()
+    if codec == "pcm":
+        return len(data) / 2 / int(rate)
+    if codec in ("ulaw", "alaw"):
+        return len(data) / int(rate)
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        assert stream.rate == int(rate) and stream.channels == 1
+        return sum(frame.samples for frame in container.decode(stream)) / stream.rate
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_say_writes_every_format(tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    code = main(
+        ["say", "Testing every format.", "-o", str(out), "--model", "eleven_flash_v2", "--format", fmt]
+    )
+    assert code == 0
+    assert 0.8 < _decoded_seconds(out, fmt) < 4.0
+
+
+def test_say_to_stdout(capsysbinary):
+    assert main(["say", "Hello.", "-o", "-", "--format", "pcm_16000", "--model", "eleven_flash_v2"]) == 0
+    assert len(capsysbinary.readouterr().out) > 16000  # more than half a second of 16-bit audio
+
+
+def test_say_with_timings_and_exact_wav(tmp_path):
+    out, timings = tmp_path / "a.wav", tmp_path / "a.json"
+    text = "It cost $3.50 today."
+    args = ["say", text, "-o", str(out), "--voice", "George", "--model", "eleven_flash_v2_5"]
+    assert main([*args, "--speed", "1.1", "--seed", "7", "--timings", str(timings)]) == 0
+    with wave.open(str(out)) as w:
+        duration = w.getnframes() / w.getframerate()
+        assert w.getframerate() == 44100
+    data = json.loads(timings.read_text())
+    assert "".join(data["alignment"]["characters"]) == text
+    assert "dollars" in "".join(data["normalized_alignment"]["characters"])
+    assert data["alignment"]["character_end_times_seconds"][-1] <= duration + 0.01
+    again = tmp_path / "b.wav"
+    assert main([*args, "--speed", "1.1", "--seed", "7", "-o", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--voice", "Nobody"], "voice_id 'Nobody' was not found"),
+        (["--model", "eleven_nope"], "does not exist"),
+        (["--format", "mp3_1_2"], "Valid"),
+        (["--language", "ja"], "cannot speak language 'ja'"),
+    ],
+)
+def test_say_errors_are_clear(tmp_path, capsys, args, message):
+    assert main(["say", "Hello", "-o", str(tmp_path / "x.mp3"), *args]) == 2
+    assert message.lower() in capsys.readouterr().err.lower()
+
+
+def test_say_refuses_empty_and_overlong_text(tmp_path, capsys):
+    assert main(["say", "  ", "-o", str(tmp_path / "x.mp3")]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["say", "a" * 5001, "-o", str(tmp_path / "x.mp3"), "--model", "eleven_v3"]) == 2
+    assert "at most 5000 characters" in capsys.readouterr().err
