@@ -40,7 +40,11 @@ from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_du
 # per sentence, averaged over the five packs) measures -21.2 dBFS RMS over whole sentences (-21.7 for
 # jf_nezumi to -20.5 for jm_kumo) and -19.0 over voiced 25 ms frames, the level Piper reaches after its
 # gain. jm_kumo already peaks at the model's full scale (1.0), so no gain is applied.
-GAIN = 1.0
+# The end-to-end loudness test (active 10 ms frames above -45 dBFS, three Harvard sentences, voice
+# Rachel) measured -18.5 dBFS at gain 1.0; 0.75 brings it to about -21, beside Piper and espeak-ng.
+GAIN = 0.75
+# Frames of the start pad kept before the first phoneme (4 frames = 0.1 s).
+_LEAD_IN_FRAMES = 4
 
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 # Used when a voice names no packs: the most intelligible pack in English (reference/engines.md).
@@ -103,6 +107,10 @@ class KokoroEngine:
             style = self.voice_style(request.voice.packs)[min(len(ids), _STYLE_ROWS) - 1]
             audio, frames = self._run(ids, style, speed)
             spans = _unit_spans(frames, counts, self.sample_rate)
+            # The start pad lasts ~0.45 s at speed 1: silence that would delay the first word and
+            # put long pauses between streamed chunks. Keep a short lead-in only.
+            cut = SAMPLES_PER_FRAME * max(0, int(frames[0]) - _LEAD_IN_FRAMES)
+            audio, spans = audio[cut:], spans - cut / self.sample_rate
         char_times = unit_char_times(len(request.text), request.units, spans)
         return EngineResult(audio=audio, sample_rate=self.sample_rate, char_times=char_times)
 

@@ -50,6 +50,8 @@ def supported_languages() -> frozenset[str]:
 
 
 def normalize(text: str, language: str = "en") -> NormalizedText:
+    """Spell out numbers, money, dates, times and abbreviations in `language` (an ISO 639-1 code, with or
+    without a region); text in a language without rules comes back unchanged."""
     lang = _resolve(language)
     if lang is None or not text:
         return unchanged(text)
@@ -138,7 +140,7 @@ def _words(code: str, value: int | float | Decimal, to: str = "cardinal", **opti
         words = num2words(value, lang=code, to=to, **options)
     except Exception:
         return None
-    # English num2words writes "one thousand, two hundred": those commas would be read as pauses.
+    # num2words puts commas inside numbers ("one thousand, two hundred"): they would be read as pauses.
     return " ".join(words.replace(",", " ").split()) or None
 
 
@@ -227,13 +229,13 @@ def _is_one(integer: str, fraction: str | None) -> bool:
 # --- The pass machinery -----------------------------------------------------------------------------
 
 # (start, end, replacement) in the text a pass works on; start < end, in order, not overlapping.
-Edit = tuple[int, int, str]
+_Edit = tuple[int, int, str]
 
 
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
-    handle: Callable[[re.Match[str], _Lang], list[Edit]]
+    handle: Callable[[re.Match[str], _Lang], list[_Edit]]
 
 
 def _apply(rule: _Rule, text: str, source: list[int], lang: _Lang) -> tuple[str, list[int]]:
@@ -259,7 +261,7 @@ def _spread(span: list[int], length: int) -> list[int]:
     return [span[index * len(span) // length] for index in range(length)]
 
 
-def _whole(match: re.Match[str], replacement: str | None) -> list[Edit]:
+def _whole(match: re.Match[str], replacement: str | None) -> list[_Edit]:
     return [] if replacement is None else [(match.start(), match.end(), replacement)]
 
 
@@ -319,14 +321,14 @@ _NUMBERS_BUT_ORDINALS = _compile_per_style(lambda style: _number(style) + r"(?!\
 _PERCENTS = _compile_per_style(lambda style: _number(style) + r"\s?%")
 
 
-def _number_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _number_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     words = _number_words(lang.code, match["sign"], match["int"], match["frac"])
     if words is None:
         return []
     return [(match.start(), match.end(), _glued(match.string, match.start(), match.end(), words, lang))]
 
 
-def _percent_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _percent_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     words = _number_words(lang.code, match["sign"], match["int"], match["frac"])
     return _whole(match, None if words is None else f"{words} {_PERCENT_WORDS[lang.base]}")
 
@@ -355,7 +357,7 @@ def _feminine(base: str, words: str) -> str:
     return " ".join(word[:-1] + "a" if word.endswith("o") else word for word in words.split())
 
 
-def _ordinal_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _ordinal_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     words = _ordinal(lang.code, int(match["int"]))
     if words is not None and match["suffix"].endswith(_FEMININE_SUFFIXES):
         words = _feminine(lang.base, words)
@@ -398,7 +400,7 @@ _MONEY_AFTER = _compile_per_style(lambda style: rf"{_number(style)}\s?(?P<cur>[$
 _SPLIT = "|"  # a separator num2words never writes itself, to cut its currency phrase in two
 
 
-def _money_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _money_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     code = _CURRENCY_SYMBOLS.get(match["cur"], match["cur"])
     scale = _SCALES.get(match.groupdict().get("scale") or "") if lang.base == "en" else None
     if scale is not None:
@@ -467,7 +469,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 _EMAIL_MARKS = {"@": " at ", ".": " dot "}
 
 
-def _email_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _email_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     return [
         (match.start() + offset, match.start() + offset + 1, _EMAIL_MARKS[char])
         for offset, char in enumerate(match[0])
@@ -487,11 +489,11 @@ _PHONE_TOKEN = re.compile(r"\+|[0-9]+")
 _MIN_PHONE_DIGITS = 7
 
 
-def _phone_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _phone_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     """Digits one by one, with a comma between the written groups; brackets and dashes go."""
     if len(_digits(match[0])) < _MIN_PHONE_DIGITS:
         return []
-    edits: list[Edit] = []
+    edits: list[_Edit] = []
     position = match.start()
     for token in _PHONE_TOKEN.finditer(match.string, match.start(), match.end()):
         if token.start() > position:
@@ -540,14 +542,14 @@ _SLASH_DATE = re.compile(
 )
 
 
-def _month_edit(match: re.Match[str]) -> list[Edit]:
+def _month_edit(match: re.Match[str]) -> list[_Edit]:
     """An abbreviated month ("Jan.", "Sept") is said in full."""
     name = _MONTH_BY_NAME[match["month"]]
     end = match.end("month") + len(match["dot"] or "")
     return [] if match["month"] == name and not match["dot"] else [(match.start("month"), end, name)]
 
 
-def _year_edit(match: re.Match[str], group: str, lang: _Lang) -> list[Edit]:
+def _year_edit(match: re.Match[str], group: str, lang: _Lang) -> list[_Edit]:
     words = _year(lang.code, int(match[group])) if match[group] else None
     return [] if words is None else [(match.start(group), match.end(group), words)]
 
@@ -560,7 +562,7 @@ def _day_end(match: re.Match[str]) -> int:
     return match.end("suffix") if match["suffix"] else match.end("day")
 
 
-def _month_day_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _month_day_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     if match["alone"]:
         return _month_edit(match) + _year_edit(match, "alone", lang)
     day = _day_words(lang, match["day"])
@@ -569,7 +571,7 @@ def _month_day_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
     return [*_month_edit(match), (match.start("day"), _day_end(match), day), *_year_edit(match, "year", lang)]
 
 
-def _day_month_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _day_month_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     """ "3 March" -> "the third of March"; a written "the" or "of" is not doubled."""
     day = _day_words(lang, match["day"])
     if day is None:
@@ -595,13 +597,13 @@ def _spoken_date(lang: _Lang, year: str, month: int, day: int | None) -> str | N
     )
 
 
-def _iso_date_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _iso_date_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     """ "2024-03-03" -> "March third, twenty twenty-four"; "2024-03" -> "March twenty twenty-four"."""
     day = int(match["day"]) if match["day"] else None
     return _whole(match, _spoken_date(lang, match["year"], int(match["month"]), day))
 
 
-def _slash_date_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _slash_date_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     # US order, month first, unless the first number cannot be a month.
     month, day = int(match["first"]), int(match["second"])
     if month > 12:
@@ -619,11 +621,11 @@ _ERA = re.compile(r"(?<![\w.,])(?P<year>[0-9]{1,4})\s?(?P<era>BCE|BC|CE|AD)\b")
 _ERA_BEFORE = re.compile(r"\b(?P<era>AD)\s(?P<year>[0-9]{1,4})(?![\w]|[.,:/][0-9])")
 
 
-def _year_after_word_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _year_after_word_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     return _year_edit(match, "year", lang)
 
 
-def _era_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _era_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     """ "500 BC" -> "five hundred B C", "AD 1066" -> "A D ten sixty-six"."""
     words, era = _year(lang.code, int(match["year"])), " ".join(match["era"])
     if words is None:
@@ -636,7 +638,7 @@ _DECADE = re.compile(r"(?P<apostrophe>['’])?(?<![\w.,])(?P<decade>(?:1[1-9]|20
 _DECADE_CONTEXT = re.compile(r"\b(?i:the|their|his|her|its|my|your|our|early|mid|late)[\s-]$")
 
 
-def _decade_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _decade_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     decade = match["decade"]
     context = _DECADE_CONTEXT.search(match.string, max(0, match.start() - 8), match.start())
     if len(decade) == 2 and not (match["apostrophe"] or context):
@@ -673,7 +675,7 @@ def _seconds_words(lang: _Lang, seconds: str | None) -> str | None:
     return None if words is None else f" and {words} {'second' if count == 1 else 'seconds'}"
 
 
-def _time_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _time_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     groups = match.groupdict()
     meridiem = groups["meridiem"]
     words = _clock_words(lang, int(match["hour"]), int(groups.get("minute") or 0), meridiem is not None)
@@ -710,13 +712,13 @@ def _name_before(text: str, position: int) -> bool:
     return found is not None and found[0].split()[0] not in _NOT_NAMES
 
 
-def _place_edit(match: re.Match[str], place: str) -> list[Edit]:
+def _place_edit(match: re.Match[str], place: str) -> list[_Edit]:
     """Street, Drive: the abbreviation's period stays when it also ends the sentence."""
     keep_period = match[0].endswith(".") and _ends_sentence(match.string, match.end())
     return [(match.start(), match.end() - keep_period, place)]
 
 
-def _title_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _title_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     if match["abbr"] == "Dr" and _is_drive(match):
         return _place_edit(match, "Drive")
     return _whole(match, _TITLES[match["abbr"]])
@@ -728,14 +730,14 @@ def _is_drive(match: re.Match[str]) -> bool:
     return _name_before(text, match.start()) and not _CAPITAL_AFTER.match(text, match.end())
 
 
-def _saint_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _saint_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     text = match.string
     if _name_before(text, match.start()) or not _CAPITAL_AFTER.match(text, match.end()):
         return _place_edit(match, "Street")
     return _whole(match, "Saint")
 
 
-def _word_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _word_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     abbr = match["abbr"]
     words = _match_case(abbr, _WORDS.get(abbr) or _WORDS[abbr.lower()])
     closes = abbr.lower() in _SENTENCE_CLOSERS and match["dot"] is not None
@@ -743,12 +745,12 @@ def _word_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
     return [(match.start(), match.end() - keep_period, words)]
 
 
-def _latin_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _latin_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     words = "for example" if match["abbr"][0] in "eE" else "that is"
     return _whole(match, _match_case(match["abbr"], words))
 
 
-def _number_sign_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _number_sign_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     words = _match_case(match[0], "number")
     return _whole(match, words if match.string[match.end()].isspace() else words + " ")
 
@@ -757,7 +759,7 @@ _SYMBOL = re.compile(r"&(?![#\w]++;)|(?<![+\w])\+(?=[0-9])|(?<=[0-9\s])[+=](?=[\
 _SYMBOL_WORDS = {"&": "and", "+": "plus", "=": "equals"}
 
 
-def _symbol_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _symbol_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     text, start, end = match.string, match.start(), match.end()
     before = " " if start > 0 and not text[start - 1].isspace() else ""
     after = " " if end < len(text) and not text[end].isspace() else ""
@@ -801,7 +803,7 @@ _UNIT = re.compile(
 )
 
 
-def _unit_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _unit_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     words = _number_words(lang.code, match["sign"], match["int"], match["frac"])
     singular, plural = _UNITS[match["unit"]]
     unit = singular if _is_one(match["int"], match["frac"]) else plural
@@ -817,9 +819,9 @@ def _is_year(digits: str) -> bool:
     return len(digits) == 4 and 1100 <= int(digits) <= 2099
 
 
-def _range_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _range_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     """The dash reads "to"; the numbers are left to the next rules unless both are years."""
-    dash: list[Edit] = [(match.start("dash"), match.end("dash"), " to ")]
+    dash: list[_Edit] = [(match.start("dash"), match.end("dash"), " to ")]
     if not (_is_year(match["low"]) and _is_year(match["high"])):
         return dash
     return _year_edit(match, "low", lang) + dash + _year_edit(match, "high", lang)
@@ -829,9 +831,9 @@ _DOTTED = re.compile(r"(?<![0-9.,])[0-9]++(?:\.[0-9]++){2,}+(?![\w]|\.[0-9])")
 _DOTTED_PART = re.compile(r"[0-9]+|\.")
 
 
-def _dotted_edit(match: re.Match[str], lang: _Lang) -> list[Edit]:
+def _dotted_edit(match: re.Match[str], lang: _Lang) -> list[_Edit]:
     """Versions and addresses, "1.2.3" and "192.168.0.1": each number, joined by "dot"."""
-    edits: list[Edit] = []
+    edits: list[_Edit] = []
     for part in _DOTTED_PART.finditer(match.string, match.start(), match.end()):
         words = " dot " if part[0] == "." else _integer_words(lang.code, part[0])
         if words is None:
