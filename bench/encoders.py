@@ -22,12 +22,11 @@ import numpy as np
 
 from intone.audio.encoders import StreamEncoder
 from intone.audio.formats import ALL_FORMATS, parse_output_format
+from report import DOC, write_section
 
 INPUT_RATE = 24000
 SECONDS = 20.0
 CHUNK_SECONDS = 0.5
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-START, END = "<!-- encoders:start -->", "<!-- encoders:end -->"
 
 
 def speech_like(seconds: float, rate: int = INPUT_RATE, seed: int = 0) -> np.ndarray:
@@ -100,20 +99,6 @@ def render(rows: list[tuple[str, float, float, float]], repeat: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str, doc: Path = DOC) -> None:
-    """Replaces the text between our markers, or appends the section; leaves the rest untouched."""
-    block = f"{START}\n{section}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Encoding cost per second of audio, per output format.")
     parser.add_argument("--repeat", type=int, default=5, help="runs per format (median is reported)")
@@ -122,7 +107,7 @@ def main() -> None:
     section = render(measure(args.repeat), args.repeat)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("encoders", section)
         print(f"\nwrote {DOC}")
 
 

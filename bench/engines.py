@@ -6,7 +6,9 @@ Each configuration runs in its own process so peak memory is that engine's alone
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -15,10 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from report import update_section  # noqa: E402
+from report import write_section
 
 HARVARD = (
     "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
@@ -79,6 +78,10 @@ def main() -> None:
         )
     table = "\n".join(
         [
+            "## Engines",
+            "",
+            f"`python bench/engines.py`, {datetime.date.today()}, {os.cpu_count()} cores.",
+            "",
             "Real-time factor (synthesis time / audio time, lower is faster) over six Harvard sentences,",
             "time to the first chunk of a 53-character sentence, and the process's peak memory.",
             "Medians of 3 warm runs; each row is its own process.",
@@ -89,7 +92,7 @@ def main() -> None:
         ]
     )
     print(table)
-    update_section(ROOT / "docs" / "benchmarks.md", "engines", "Engines", table)
+    write_section("engines", table)
 
 
 if __name__ == "__main__":

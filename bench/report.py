@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import datetime
-import platform
 from pathlib import Path
 
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
-def update_section(path: Path, key: str, title: str, body: str) -> None:
+
+def write_section(key: str, section: str, doc: Path = DOC) -> None:
+    """Replaces the text between this key's markers, or appends the section."""
     start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    stamp = f"_Measured {datetime.date.today()} on {platform.machine()}, {_cores()} cores._"
-    section = f"{start}\n## {title}\n\n{stamp}\n\n{body}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{section}\n{end}"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     if start in text and end in text:
         before, rest = text.split(start, 1)
         after = rest.split(end, 1)[1]
-        text = before + section + after
+        text = before + block + after
     else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 1
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)

@@ -8,28 +8,13 @@ import onnxruntime as ort
 import pytest
 
 from intone.engines import kokoro
-from intone.engines.base import EngineRequest, Unit, VoiceRealization
+from intone.engines.base import EngineRequest, VoiceRealization
 from intone.engines.kokoro import GAIN, SAMPLES_PER_FRAME, KokoroEngine
+
+from .pieces import BIRCH, build
 
 pytestmark = pytest.mark.slow
 
-# espeak-ng en-us IPA per word group; espeak runs "on the" together.
-BIRCH = (
-    ("The", "ðə"),
-    (" ", " "),
-    ("birch", "bˈɜːtʃ"),
-    (" ", " "),
-    ("canoe", "kənˈuː"),
-    (" ", " "),
-    ("slid", "slˈɪd"),
-    (" ", " "),
-    ("on the", "ɔnðə"),
-    (" ", " "),
-    ("smooth", "smˈuːð"),
-    (" ", " "),
-    ("planks", "plˈæŋks"),
-    (".", "."),
-)
 SHORT = (*BIRCH[:5], ("!", "!"))
 VOICE = VoiceRealization(packs=(("jf_gongitsune", 1.0),))
 
@@ -37,13 +22,8 @@ VOICE = VoiceRealization(packs=(("jf_gongitsune", 1.0),))
 def request(
     pieces: tuple[tuple[str, str], ...], speed: float = 1.0, voice: VoiceRealization = VOICE
 ) -> EngineRequest:
-    units: list[Unit] = []
-    position = 0
-    for chars, phonemes in pieces:
-        units.append(Unit(phonemes, position, position + len(chars)))
-        position += len(chars)
-    text = "".join(chars for chars, _ in pieces)
-    return EngineRequest(text=text, language="en", voice=voice, units=tuple(units), speed=speed)
+    text, units = build(pieces)
+    return EngineRequest(text=text, language="en", voice=voice, units=units, speed=speed)
 
 
 def token_ids(pieces: tuple[tuple[str, str], ...]) -> list[int]:

@@ -9,37 +9,10 @@ import pytest
 from piper.config import SynthesisConfig
 from piper.voice import PiperVoice
 
-from intone.engines.base import EngineRequest, Unit, VoiceRealization
+from intone.engines.base import EngineRequest, VoiceRealization
 from intone.engines.piper import PiperEngine, _group_sums, _noise_factor
 
-# espeak-ng 1.52 en-us IPA per word; espeak runs "on the" together.
-BIRCH = (
-    ("The", "ðə"),
-    (" ", " "),
-    ("birch", "bˈɜːtʃ"),
-    (" ", " "),
-    ("canoe", "kənˈuː"),
-    (" ", " "),
-    ("slid", "slˈɪd"),
-    (" ", " "),
-    ("on the", "ɔnðə"),
-    (" ", " "),
-    ("smooth", "smˈuːð"),
-    (" ", " "),
-    ("planks", "plˈæŋks"),
-    (".", "."),
-)
-
-
-def build(pieces: tuple[tuple[str, str], ...]) -> tuple[str, tuple[Unit, ...]]:
-    """Text and units from (text, phonemes) pieces; pieces with no phonemes become gaps."""
-    text = ""
-    units: list[Unit] = []
-    for piece, phonemes in pieces:
-        if phonemes:
-            units.append(Unit(phonemes, len(text), len(text) + len(piece)))
-        text += piece
-    return text, tuple(units)
+from .pieces import BIRCH, build
 
 
 def request(pieces: tuple[tuple[str, str], ...] = BIRCH, **settings: object) -> EngineRequest:
