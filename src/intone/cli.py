@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from intone.audio.encoders import WAV_HEADER_SIZE, StreamEncoder, wav_header
-from intone.audio.formats import ALL_FORMATS, InvalidOutputFormat, OutputFormat, parse_output_format
+from intone.audio.formats import (
+    ALL_FORMATS,
+    DEFAULT_FORMAT,
+    InvalidOutputFormat,
+    OutputFormat,
+    parse_output_format,
+)
 from intone.config import Settings
 from intone.engines.registry import EngineSet
+from intone.speech import languages
 from intone.speech.alignment import Alignment
 from intone.speech.errors import SpeechError
 from intone.speech.models import MODELS, spoken_languages
@@ -22,7 +29,7 @@ from intone.speech.voices import VOICES
 
 _EXTENSION_FORMATS = {
     ".wav": "wav_44100",
-    ".mp3": "mp3_44100_128",
+    ".mp3": DEFAULT_FORMAT,
     ".ogg": "opus_48000_64",
     ".opus": "opus_48000_64",
 }
@@ -102,7 +109,7 @@ def _engines(data_dir: Path, threads: int) -> EngineSet:
 
 def _output_format(name: str | None, output: str) -> OutputFormat:
     if name is None:
-        name = _EXTENSION_FORMATS.get(Path(output).suffix.lower(), "mp3_44100_128")
+        name = _EXTENSION_FORMATS.get(Path(output).suffix.lower(), DEFAULT_FORMAT)
     return parse_output_format(name)
 
 
@@ -145,5 +152,5 @@ def _models(_: argparse.Namespace) -> int:
             continue
         langs = spoken_languages(model, EngineSet.languages())
         print(f"{model.model_id:<24} engines={'/'.join(model.engines)} limit={model.character_limit}")
-        print(f"{'':<24} languages={' '.join(langs)}")
+        print(f"{'':<24} languages: {', '.join(f'{languages.name(code)} ({code})' for code in langs)}")
     return 0

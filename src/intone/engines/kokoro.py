@@ -38,8 +38,7 @@ from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_du
 
 # The raw model output of the 10 Harvard sentences in reference/engines.md (espeak en-us IPA, one call
 # per sentence, averaged over the five packs) measures -21.2 dBFS RMS over whole sentences (-21.7 for
-# jf_nezumi to -20.5 for jm_kumo) and -19.0 over voiced 25 ms frames, the level Piper reaches after its
-# gain. jm_kumo already peaks at the model's full scale (1.0), so no gain is applied.
+# jf_nezumi to -20.5 for jm_kumo); jm_kumo peaks at full scale, so the gain must not exceed 1.
 # The end-to-end loudness test (active 10 ms frames above -45 dBFS, three Harvard sentences, voice
 # Rachel) measured -18.5 dBFS at gain 1.0; 0.75 brings it to about -21, beside Piper and espeak-ng.
 GAIN = 0.75

@@ -34,10 +34,6 @@ class EngineSet:
                 self._loaded[name] = self._factories[name]()
             return self._loaded[name]
 
-    def load_all(self) -> None:
-        for name in self._factories:
-            self.get(name)
-
     @staticmethod
     def languages() -> dict[str, frozenset[str]]:
         return {name: cls.languages for name, cls in ENGINE_CLASSES.items()}

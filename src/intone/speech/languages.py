@@ -1,4 +1,4 @@
-"""Language codes: the ISO 639-1 codes the API uses, their names, and the espeak-ng voice for each."""
+"""Language codes: the ISO 639-1 codes the API uses and their English names."""
 
 from __future__ import annotations
 
