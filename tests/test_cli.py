@@ -81,3 +81,9 @@ def test_say_refuses_empty_and_overlong_text(tmp_path, capsys):
     assert "empty" in capsys.readouterr().err
     assert main(["say", "a" * 5001, "-o", str(tmp_path / "x.mp3"), "--model", "eleven_v3"]) == 2
     assert "at most 5000 characters" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_public_address_without_authentication(capsys):
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "0.0.0.0" in error and "loopback" in error

@@ -1,8 +1,9 @@
-"""The `intone` command: say, voices, models."""
+"""The `intone` command: serve, say, voices, models."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
-from intone.audio.encoders import WAV_HEADER_SIZE, StreamEncoder, wav_header
+from intone.api.schemas import CharacterAlignment
+from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
     DEFAULT_FORMAT,
@@ -20,12 +22,13 @@ from intone.audio.formats import (
 )
 from intone.config import Settings
 from intone.engines.registry import EngineSet
+from intone.rendering import render
 from intone.speech import languages
-from intone.speech.alignment import Alignment
 from intone.speech.errors import SpeechError
 from intone.speech.models import MODELS, spoken_languages
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import VOICES
+from intone.tls import ensure_self_signed, trust_hint
 
 _EXTENSION_FORMATS = {
     ".wav": "wav_44100",
@@ -61,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--normalization", choices=("auto", "on", "off"), default="auto")
     say.add_argument("--timings", default=None, help="write the alignment JSON to this file")
     say.set_defaults(run=_say)
+
+    serve = commands.add_parser("serve", help="serve the ElevenLabs API over HTTP (and WebSocket)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes; each loads its own engines")
+    serve.add_argument("--ssl-certfile", default=None, help="serve HTTPS/WSS with this certificate (PEM)")
+    serve.add_argument("--ssl-keyfile", default=None, help="... and this private key (PEM)")
+    serve.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="serve HTTPS/WSS with a certificate from a local CA kept in the data directory",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    serve.set_defaults(run=_serve)
 
     voices = commands.add_parser("voices", help="list the voices")
     voices.set_defaults(run=_voices)
@@ -115,28 +134,70 @@ def _output_format(name: str | None, output: str) -> OutputFormat:
 
 def _write_stream(
     synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, out: BinaryIO
-) -> tuple[Alignment, Alignment]:
-    original, normalized = Alignment.empty(), Alignment.empty()
-    encoder: StreamEncoder | None = None
-    for chunk in synthesizer.stream(plan):
-        encoder = encoder or StreamEncoder(fmt, chunk.sample_rate)
-        out.write(encoder.write(chunk.audio))
-        original = original.joined(chunk.alignment)
-        normalized = normalized.joined(chunk.normalized_alignment)
-    if encoder is not None:
-        out.write(encoder.finish())
-    return original, normalized
+) -> tuple[CharacterAlignment | None, CharacterAlignment | None]:
+    pieces = []
+    for piece in render(synthesizer, plan, fmt):
+        out.write(piece.audio)
+        pieces.append(piece)
+    return (
+        CharacterAlignment.of([piece.alignment for piece in pieces]),
+        CharacterAlignment.of([piece.normalized_alignment for piece in pieces]),
+    )
 
 
-def _timings_json(original: Alignment, normalized: Alignment) -> dict[str, object]:
-    def shape(alignment: Alignment) -> dict[str, object]:
-        return {
-            "characters": list(alignment.characters),
-            "character_start_times_seconds": [round(t, 3) for t in alignment.starts],
-            "character_end_times_seconds": [round(t, 3) for t in alignment.ends],
-        }
+def _timings_json(
+    original: CharacterAlignment | None, normalized: CharacterAlignment | None
+) -> dict[str, object]:
+    return {
+        "alignment": original.model_dump() if original else None,
+        "normalized_alignment": normalized.model_dump() if normalized else None,
+    }
 
-    return {"alignment": shape(original), "normalized_alignment": shape(normalized)}
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings()
+    if not _is_loopback(args.host):
+        print(
+            f"intone: refusing to listen on {args.host}: this build has no API keys yet, so only loopback "
+            "addresses (127.0.0.1, ::1, localhost) may be served.",
+            file=sys.stderr,
+        )
+        return 2
+    certfile, keyfile = args.ssl_certfile, args.ssl_keyfile
+    if args.tls_self_signed:
+        if certfile or keyfile:
+            print("intone: use either --tls-self-signed or --ssl-certfile/--ssl-keyfile", file=sys.stderr)
+            return 2
+        files = ensure_self_signed(settings.data_dir / "tls", [args.host])
+        certfile, keyfile = str(files.cert), str(files.key)
+        print(trust_hint(files), file=sys.stderr)
+    elif bool(certfile) != bool(keyfile):
+        print("intone: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "intone.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace,
+        server_header=False,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _voices(_: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ def test_engine_choice_follows_the_tier_and_language():
     assert engine_for(MODELS["eleven_flash_v2_5"], "es", LANGS) == "kokoro"
     assert engine_for(MODELS["eleven_multilingual_v2"], "pl", LANGS) == "espeak"
     assert engine_for(MODELS["eleven_multilingual_v2"], "ja", LANGS) is None
+    assert engine_for(MODELS["eleven_flash_v2"], "fr", LANGS) is None  # espeak speaks it; the model does not
 
 
 def test_reported_languages_are_documented_and_really_spoken():

@@ -1,3 +1,4 @@
+import itertools
 import random
 
 import pytest
@@ -84,3 +85,44 @@ def test_runs_without_spaces_are_not_cut_inside_a_combining_sequence():
     text = "e\u0301" * 400
     for a, _ in chunk_spans(text)[1:]:
         assert text[a] == "e"
+
+
+# --- Plans per optimize_streaming_latency ------------------------------------------------------------
+
+
+def test_latency_none_and_zero_give_the_default_plan():
+    assert ChunkPlan.for_latency(None) == ChunkPlan()
+    assert ChunkPlan.for_latency(0) == ChunkPlan()
+
+
+def test_first_chunk_limit_never_grows_as_latency_rises():
+    plans = [ChunkPlan.for_latency(level) for level in range(5)]
+    limits = [plan.first_max for plan in plans]
+    assert all(later <= earlier for earlier, later in itertools.pairwise(limits))
+    assert limits[4] < limits[0]
+    assert all(plan.first_min <= plan.first_max for plan in plans)
+    # Only the first chunk changes: later chunks keep their size.
+    assert {(plan.target, plan.maximum) for plan in plans} == {(ChunkPlan().target, ChunkPlan().maximum)}
+
+
+def test_out_of_range_latency_levels_are_clamped():
+    assert ChunkPlan.for_latency(-1) == ChunkPlan.for_latency(0)
+    assert ChunkPlan.for_latency(-100) == ChunkPlan()
+    assert ChunkPlan.for_latency(5) == ChunkPlan.for_latency(4)
+    assert ChunkPlan.for_latency(99) == ChunkPlan.for_latency(4)
+
+
+def test_higher_latency_level_cuts_a_long_first_sentence_shorter():
+    text = (
+        "This opening sentence runs on for quite a long while without a single comma in it "
+        "so the first chunk has to be cut at a space. Then another sentence follows."
+    )
+    default = chunk_spans(text, ChunkPlan.for_latency(0))
+    fast = chunk_spans(text, ChunkPlan.for_latency(3))
+    _covers(text, default)
+    _covers(text, fast)
+    first_default, first_fast = text[slice(*default[0])], text[slice(*fast[0])]
+    assert len(first_fast) < len(first_default)
+    assert len(first_fast) <= ChunkPlan.for_latency(3).first_max
+    assert len(first_default) <= ChunkPlan().first_max
+    assert first_fast.endswith(" ") and first_default.startswith(first_fast)

@@ -4,7 +4,13 @@ import time
 
 import pytest
 
-from intone.speech.text.normalize import NormalizedText, normalize, supported_languages, unchanged
+from intone.speech.text.normalize import (
+    NormalizedText,
+    normalize,
+    normalize_in_context,
+    supported_languages,
+    unchanged,
+)
 
 
 def _check(result: NormalizedText) -> NormalizedText:
@@ -446,3 +452,77 @@ def test_forty_thousand_characters_in_well_under_a_second(text):
     started = time.perf_counter()
     _check(normalize(text, "en"))
     assert time.perf_counter() - started < 1.0
+
+
+# --- Context (previous_text / next_text) ------------------------------------------------------------
+
+
+def test_in_context_without_context_equals_normalize():
+    for text in ("1984 was cold.", "It costs $3.50 at 10:30 am.", "Dr. Smith", "", "5"):
+        assert normalize_in_context(text) == normalize(text)
+        assert normalize_in_context(text, "en", before="", after="") == normalize(text)
+    assert normalize_in_context("Es kostet 5 Euro.", "de") == normalize("Es kostet 5 Euro.", "de")
+
+
+def test_previous_text_makes_a_number_a_year():
+    assert normalize("1984 was cold.").text == "one thousand nine hundred and eighty-four was cold."
+    result = _check(normalize_in_context("1984 was cold.", before="It all happened in"))
+    assert result.original == "1984 was cold."
+    assert result.text == "nineteen eighty-four was cold."
+    assert result.source[:8] == (0,) * 5 + (1,) * 3  # "ninet" from "1", "een" from "9"
+    assert result.source[-len(" was cold.") :] == tuple(range(4, 14))
+
+
+def test_previous_text_keeps_the_texts_own_leading_space():
+    result = _check(normalize_in_context(" 1984 was cold.", before="It all happened in "))
+    assert result.text == " nineteen eighty-four was cold."
+
+
+def test_an_expansion_straddling_the_edge_falls_back_to_the_text_alone():
+    # "$" came before: the amount is not half-read as "five dol..."; the text reads as it would alone.
+    result = _check(normalize_in_context("5", before="$"))
+    assert result.text == "five"
+    result = _check(normalize_in_context("5 please.", before="It costs $"))
+    assert result.text == normalize("5 please.").text == "five please."
+    # "50 %" reads as one expansion, "fifty percent"; its part for "50" would end in "p": no half word.
+    assert normalize("It rose 50 %.").text == "It rose fifty percent."
+    result = _check(normalize_in_context("It rose 50", after="%."))
+    assert result.text == "It rose fifty"
+    # A year with its era is one expansion too: the text alone, not "nineteen eight".
+    result = _check(normalize_in_context("It was 1984", after="AD."))
+    assert result.text == normalize("It was 1984").text
+
+
+def test_next_text_decides_a_reading():
+    assert normalize("Say hello to Dr").text == "Say hello to Dr"
+    result = _check(normalize_in_context("Say hello to Dr", after="Smith."))
+    assert result.text == "Say hello to Doctor"
+    assert result.source[-len("Doctor") :] == (13, 13, 13, 14, 14, 14)
+    assert normalize("We visited St.").text == "We visited Street."
+    assert _check(normalize_in_context("We visited St.", after="Louis last year.")).text == "We visited Saint"
+
+
+def test_context_in_a_language_without_rules_changes_nothing():
+    result = normalize_in_context("1984 was cold.", "xx", before="It all happened in")
+    assert result == unchanged("1984 was cold.")
+
+
+@pytest.mark.parametrize(
+    ("text", "before", "after"),
+    [
+        ("1984 was cold.", "It all happened in", ""),
+        ("5", "$", ""),
+        ("It rose 50", "", "%."),
+        ("%.", "It rose 50", ""),
+        ("Say hello to Dr", "", "Smith."),
+        (" million.", "It costs $5", ""),
+        ("", "before", "after"),
+        ("   ", "in", "1984"),
+        ("was 1999 ", "In", " and 2000"),
+    ],
+)
+def test_in_context_the_original_is_the_text_itself(text, before, after):
+    result = _check(normalize_in_context(text, before=before, after=after))
+    assert result.original == text
+    assert len(result.source) == len(result.text)
+    assert all(0 <= index < len(text) for index in result.source)

@@ -314,7 +314,9 @@ def spoken_languages(model: Model, engine_languages: dict[str, frozenset[str]]) 
 
 
 def engine_for(model: Model, language: str, engine_languages: dict[str, frozenset[str]]) -> str | None:
-    """The first engine of the model's tier that speaks `language`."""
+    """The first engine of the model's tier that speaks `language`, if the model offers that language."""
+    if language not in model.documented_languages:
+        return None
     for name in model.engines:
         if language in engine_languages.get(name, frozenset()):
             return name

@@ -28,7 +28,7 @@ from intone.speech.errors import (
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
 from intone.speech.text.chunking import ChunkPlan, chunk_spans
-from intone.speech.text.normalize import NormalizedText, normalize, unchanged
+from intone.speech.text.normalize import NormalizedText, normalize_in_context, unchanged
 from intone.speech.voices import DEFAULT_VOICE_ID, Voice, get_voice
 
 Normalization = Literal["auto", "on", "off"]
@@ -47,6 +47,8 @@ class SpeechRequest:
     seed: int | None = None
     normalization: Normalization = "auto"
     chunking: ChunkPlan = field(default_factory=ChunkPlan)
+    previous_text: str = ""  # context only: read around, never spoken
+    next_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,9 @@ class Synthesizer:
         wanted = request.normalization == "on" or (
             request.normalization == "auto" and self.engines.needs_phonemes(engine)
         )
-        return normalize(request.text, language) if wanted else unchanged(request.text)
+        if not wanted:
+            return unchanged(request.text)
+        return normalize_in_context(request.text, language, request.previous_text, request.next_text)
 
     def _chunk(
         self, engine: Engine, plan: Plan, realization: VoiceRealization, text: str, seed: int | None

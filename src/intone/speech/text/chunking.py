@@ -26,6 +26,16 @@ class ChunkPlan:
     target: int = 220  # later chunks grow by whole sentences up to this
     maximum: int = 300  # and are split at clauses, then spaces, beyond this
 
+    @staticmethod
+    def for_latency(level: int | None) -> ChunkPlan:
+        """The plan for an `optimize_streaming_latency` level (0-4): a shorter first chunk as it rises,
+        so the first audio comes sooner at the cost of a less natural first phrase."""
+        first_max, first_min = _FIRST_CHUNK_BY_LATENCY[min(max(level or 0, 0), 4)]
+        return ChunkPlan(first_max=first_max, first_min=first_min)
+
+
+_FIRST_CHUNK_BY_LATENCY = {0: (60, 8), 1: (45, 8), 2: (32, 6), 3: (20, 4), 4: (20, 4)}
+
 
 def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int]]:
     """Contiguous (start, end) spans covering `text`; none is empty or only whitespace."""

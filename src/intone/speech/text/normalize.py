@@ -61,6 +61,45 @@ def normalize(text: str, language: str = "en") -> NormalizedText:
     return NormalizedText(original=text, text=current, source=tuple(source))
 
 
+def normalize_in_context(
+    text: str, language: str = "en", before: str = "", after: str = ""
+) -> NormalizedText:
+    """`normalize(text)`, deciding as if `before` and `after` surrounded it (a request's `previous_text`
+    and `next_text`), so "in 1984" reads as a year even when "in" came in the previous request.
+
+    When an expansion straddles an edge ("It rose 50" before, "%." here), the text is normalized on
+    its own: half an expansion would be worse than no context.
+    """
+    alone = normalize(text, language)
+    if not before and not after:
+        return alone
+    # Separate requests are separate words unless the caller's own spacing says otherwise.
+    if before and not before[-1].isspace() and not text[:1].isspace():
+        before += " "
+    if after and not after[0].isspace() and not text[-1:].isspace():
+        after = " " + after
+    whole = normalize(before + text + after, language)
+    first, last = len(before), len(before) + len(text)
+    kept = [i for i, origin in enumerate(whole.source) if first <= origin < last]
+    if not kept:
+        return alone
+    start, end = kept[0], kept[-1] + 1
+    inside = whole.text[start:end]
+    if _cut_word(whole.text, start) or _cut_word(whole.text, end) or _edge_space(inside) != _edge_space(text):
+        return alone
+    return NormalizedText(
+        original=text, text=inside, source=tuple(origin - first for origin in whole.source[start:end])
+    )
+
+
+def _cut_word(text: str, index: int) -> bool:
+    return 0 < index < len(text) and text[index - 1].isalnum() and text[index].isalnum()
+
+
+def _edge_space(text: str) -> tuple[bool, bool]:
+    return (text[:1].isspace(), text[-1:].isspace())
+
+
 # --- Languages --------------------------------------------------------------------------------------
 
 

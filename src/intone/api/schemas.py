@@ -1,0 +1,86 @@
+"""Wire shapes of the text-to-speech endpoints, with the exact ElevenLabs field names and defaults.
+
+Every optional field accepts `null` (the Python SDK sends it for an explicit None) and unknown fields
+are ignored, so requests written for a newer ElevenLabs API still work.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intone.speech.alignment import Alignment
+
+SEED_MAX = 4294967295
+MAX_LOCATORS = 3
+MAX_REQUEST_IDS = 3
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class VoiceSettings(_Lenient):
+    """Voice settings as sent by a client; unset fields fall back to the voice's stored settings."""
+
+    stability: float | None = Field(default=None, ge=0, le=1, description="0 to 1. Piper: sampling noise.")
+    similarity_boost: float | None = Field(
+        default=None, ge=0, le=1, description="0 to 1. Accepted, no effect."
+    )
+    style: float | None = Field(default=None, ge=0, le=1, description="0 to 1. Accepted, no effect.")
+    use_speaker_boost: bool | None = Field(default=None, description="Accepted, no effect.")
+    speed: float | None = Field(
+        default=None, ge=0.7, le=1.2, description="0.7 to 1.2; 1 is the voice's pace."
+    )
+
+
+class PronunciationDictionaryLocator(_Lenient):
+    pronunciation_dictionary_id: str
+    version_id: str | None = None
+
+
+class TextToSpeechBody(_Lenient):
+    text: str = Field(description="The text that will get converted into speech.")
+    model_id: str | None = Field(default="eleven_multilingual_v2", description="See GET /v1/models.")
+    language_code: str | None = Field(
+        default=None,
+        description="ISO 639-1 code that enforces a language; rejected if the model can't speak it.",
+    )
+    voice_settings: VoiceSettings | None = None
+    pronunciation_dictionary_locators: list[PronunciationDictionaryLocator] | None = Field(
+        default=None, max_length=MAX_LOCATORS
+    )
+    seed: int | None = Field(
+        default=None, ge=0, le=SEED_MAX, description="Same seed and parameters give identical audio."
+    )
+    previous_text: str | None = Field(default=None, description="Text before this one; read, not spoken.")
+    next_text: str | None = Field(default=None, description="Text after this one; read, not spoken.")
+    previous_request_ids: list[str] | None = Field(default=None, max_length=MAX_REQUEST_IDS)
+    next_request_ids: list[str] | None = Field(default=None, max_length=MAX_REQUEST_IDS)
+    use_pvc_as_ivc: bool | None = False
+    apply_text_normalization: Literal["auto", "on", "off"] | None = "auto"
+    apply_language_text_normalization: bool | None = False
+
+
+class CharacterAlignment(BaseModel):
+    characters: list[str]
+    character_start_times_seconds: list[float]
+    character_end_times_seconds: list[float]
+
+    @staticmethod
+    def of(parts: list[Alignment]) -> CharacterAlignment | None:
+        """Joins chunk alignments (already timed from the response start); None when there are none."""
+        if not any(part.characters for part in parts):
+            return None
+        return CharacterAlignment(
+            characters=[c for part in parts for c in part.characters],
+            character_start_times_seconds=[round(t, 3) for part in parts for t in part.starts],
+            character_end_times_seconds=[round(t, 3) for part in parts for t in part.ends],
+        )
+
+
+class AudioWithTimestamps(BaseModel):
+    audio_base64: str
+    alignment: CharacterAlignment | None
+    normalized_alignment: CharacterAlignment | None

@@ -1,0 +1,30 @@
+"""What every request handler can reach: settings, the synthesizer, the store and the limits."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from intone.admission.limiter import Limiter
+from intone.config import Settings
+from intone.engines.registry import EngineSet
+from intone.speech.synthesizer import Synthesizer
+from intone.store.database import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engines: EngineSet
+    synthesizer: Synthesizer
+    store: Store
+    limiter: Limiter
+    executor: ThreadPoolExecutor  # engine work; its size bounds engine concurrency in this process
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services

@@ -1,0 +1,264 @@
+"""The four text-to-speech endpoints: audio, streamed audio, and both again with character timings.
+
+Everything that can be wrong with a request is found before the first byte is sent (format, voice,
+model, language, limits), so errors always arrive as a proper JSON error, never as a cut stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from intone.admission.limiter import Slot
+from intone.api.errors import ApiError
+from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody
+from intone.api.state import Services, services
+from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
+from intone.audio.formats import (
+    ALL_FORMATS,
+    DEFAULT_FORMAT,
+    STREAMING_FORMATS,
+    OutputFormat,
+    parse_output_format,
+)
+from intone.rendering import Piece, render_async
+from intone.speech.settings import combine
+from intone.speech.synthesizer import Plan, SpeechRequest
+from intone.speech.text.chunking import ChunkPlan
+from intone.speech.voices import get_voice
+
+router = APIRouter(tags=["text-to-speech"])
+
+USAGE_SUBJECT = "local"  # one account until API keys arrive; usage is still counted and persisted
+
+
+@dataclass
+class _Job:
+    plan: Plan
+    fmt: OutputFormat
+    slot: Slot
+
+    @property
+    def headers(self) -> dict[str, str]:
+        characters = len(self.plan.request.text)
+        return {
+            "x-character-count": str(characters),
+            "character-cost": str(math.ceil(characters * self.plan.model.cost_multiplier)),
+            "current-concurrent-requests": str(self.slot.current),
+            "maximum-concurrent-requests": str(self.slot.maximum),
+        }
+
+
+def _formats_help(names: tuple[str, ...]) -> str:
+    return f"codec_samplerate[_bitrate]. One of: {', '.join(names)}."
+
+
+OutputFormatQuery = Annotated[str, Query(description=_formats_help(ALL_FORMATS))]
+StreamingFormatQuery = Annotated[str, Query(description=_formats_help(STREAMING_FORMATS))]
+LoggingQuery = Annotated[bool, Query(description="Keep this generation in the history (default true).")]
+LatencyQuery = Annotated[
+    int | None,
+    Query(ge=0, le=4, description="0-4: a shorter first chunk as it rises; 4 also turns normalization off."),
+]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def _start(
+    svc: Services,
+    voice_id: str,
+    body: TextToSpeechBody,
+    output_format: str,
+    latency: int | None,
+    streaming: bool,
+) -> _Job:
+    fmt = parse_output_format(output_format, streaming=streaming)
+    if body.pronunciation_dictionary_locators:
+        missing = body.pronunciation_dictionary_locators[0].pronunciation_dictionary_id
+        raise ApiError(
+            404, "pronunciation_dictionary_not_found", f"Pronunciation dictionary '{missing}' was not found."
+        )
+    voice = get_voice(voice_id)
+    stored = await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id)
+    settings = combine(stored, body.voice_settings.model_dump() if body.voice_settings else None)
+    normalization = body.apply_text_normalization or "auto"
+    if latency == 4 and normalization == "auto":
+        normalization = "off"
+    request = SpeechRequest(
+        text=body.text,
+        voice_id=voice.voice_id,
+        model_id=body.model_id,
+        language=body.language_code.lower() if body.language_code else None,
+        speed=settings.speed,
+        stability=settings.stability,
+        seed=body.seed,
+        normalization=normalization,
+        chunking=ChunkPlan.for_latency(latency),
+        previous_text=body.previous_text or "",
+        next_text=body.next_text or "",
+    )
+    plan = await run_in_threadpool(svc.synthesizer.plan, request)
+    slot = await svc.limiter.enter()
+    try:
+        await run_in_threadpool(svc.store.usage.add, USAGE_SUBJECT, len(body.text))
+    except BaseException:
+        slot.release()
+        raise
+    return _Job(plan, fmt, slot)
+
+
+def _pieces(svc: Services, job: _Job) -> AsyncIterator[Piece]:
+    return render_async(svc.synthesizer, job.plan, job.fmt, svc.executor)
+
+
+async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece]:
+    pieces = []
+    try:
+        async with aclosing(_pieces(svc, job)) as stream:
+            async for piece in stream:
+                pieces.append(piece)
+                if await request.is_disconnected():
+                    break  # nobody is waiting for the rest
+    finally:
+        job.slot.release()
+    return pieces
+
+
+class _AudioStream(StreamingResponse):
+    """A streamed response that gives its concurrency slot back however it ends, even unstarted."""
+
+    def __init__(self, content: AsyncIterator[bytes], media_type: str, headers: dict[str, str], slot: Slot):
+        super().__init__(content, media_type=media_type, headers=headers)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
+
+
+def _line(piece: Piece) -> bytes:
+    line = AudioWithTimestamps(
+        audio_base64=base64.b64encode(piece.audio).decode(),
+        alignment=CharacterAlignment.of([piece.alignment]),
+        normalized_alignment=CharacterAlignment.of([piece.normalized_alignment]),
+    )
+    return json.dumps(line.model_dump(), ensure_ascii=False).encode() + b"\n"
+
+
+def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
+    """A whole WAV file can state its real sizes (a streamed header cannot)."""
+    if fmt.codec != "wav" or len(audio) < WAV_HEADER_SIZE:
+        return audio
+    return wav_header(fmt.sample_rate, len(audio) - WAV_HEADER_SIZE) + audio[WAV_HEADER_SIZE:]
+
+
+@router.post(
+    "/v1/text-to-speech/{voice_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The generated audio file"}},
+    summary="Create speech",
+)
+async def convert(
+    voice_id: str,
+    body: TextToSpeechBody,
+    request: Request,
+    svc: ServicesDep,
+    enable_logging: LoggingQuery = True,
+    optimize_streaming_latency: LatencyQuery = None,
+    output_format: OutputFormatQuery = DEFAULT_FORMAT,
+) -> Response:
+    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=False)
+    pieces = await _collect(svc, job, request)
+    audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
+    return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
+
+
+@router.post(
+    "/v1/text-to-speech/{voice_id}/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "Audio, sent as it is made"}
+    },
+    summary="Stream speech",
+)
+async def stream(
+    voice_id: str,
+    body: TextToSpeechBody,
+    svc: ServicesDep,
+    enable_logging: LoggingQuery = True,
+    optimize_streaming_latency: LatencyQuery = None,
+    output_format: StreamingFormatQuery = DEFAULT_FORMAT,
+) -> StreamingResponse:
+    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=True)
+
+    async def audio() -> AsyncIterator[bytes]:
+        async for piece in _pieces(svc, job):
+            if piece.audio:
+                yield piece.audio
+
+    return _AudioStream(audio(), job.fmt.media_type, job.headers, job.slot)
+
+
+@router.post("/v1/text-to-speech/{voice_id}/with-timestamps", summary="Create speech with timing")
+async def convert_with_timestamps(
+    voice_id: str,
+    body: TextToSpeechBody,
+    request: Request,
+    svc: ServicesDep,
+    enable_logging: LoggingQuery = True,
+    optimize_streaming_latency: LatencyQuery = None,
+    output_format: OutputFormatQuery = DEFAULT_FORMAT,
+) -> AudioWithTimestamps:
+    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=False)
+    pieces = await _collect(svc, job, request)
+    audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
+    result = AudioWithTimestamps(
+        audio_base64=base64.b64encode(audio).decode(),
+        alignment=CharacterAlignment.of([piece.alignment for piece in pieces]),
+        normalized_alignment=CharacterAlignment.of([piece.normalized_alignment for piece in pieces]),
+    )
+    return _json_with_headers(result, job.headers)
+
+
+def _json_with_headers(result: AudioWithTimestamps, headers: dict[str, str]) -> Response:
+    return Response(result.model_dump_json(), media_type="application/json", headers=headers)
+
+
+@router.post(
+    "/v1/text-to-speech/{voice_id}/stream/with-timestamps",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {}},
+            "description": "One JSON object per line: audio_base64, alignment, normalized_alignment",
+        }
+    },
+    summary="Stream speech with timing",
+)
+async def stream_with_timestamps(
+    voice_id: str,
+    body: TextToSpeechBody,
+    svc: ServicesDep,
+    enable_logging: LoggingQuery = True,
+    optimize_streaming_latency: LatencyQuery = None,
+    output_format: StreamingFormatQuery = DEFAULT_FORMAT,
+) -> StreamingResponse:
+    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=True)
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for piece in _pieces(svc, job):
+            if piece.audio or piece.alignment.characters:
+                yield _line(piece)
+
+    return _AudioStream(lines(), "application/x-ndjson", job.headers, job.slot)

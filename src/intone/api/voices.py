@@ -1,0 +1,224 @@
+"""Voices: listing (v1 and the searchable, paginated v2), one voice, and per-voice settings.
+
+Intone's voices are premade: `category` "premade", `voice_type` "default". Filters for kinds of voice
+this server does not have (cloned, community, a collection...) match nothing rather than fail, as they
+would on an account that has none.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from intone.api.errors import ApiError
+from intone.api.schemas import VoiceSettings
+from intone.api.state import Services, services
+from intone.speech.settings import combine
+from intone.speech.voices import VOICES, Voice, get_voice
+
+router = APIRouter(tags=["voices"])
+
+ServicesDep = Annotated[Services, Depends(services)]
+PAGE_SIZE_MAX = 100
+# The languages every voice speaks in its own timbre (the Kokoro packs); elsewhere it is espeak-ng.
+VERIFIED_LANGUAGES = ("en", "es", "it", "pt", "de")
+VERIFIED_MODEL = "eleven_multilingual_v2"
+
+
+class VoiceSettingsResponse(BaseModel):
+    stability: float | None
+    similarity_boost: float | None
+    style: float | None
+    use_speaker_boost: bool | None
+    speed: float | None
+
+
+class VerifiedLanguage(BaseModel):
+    language: str
+    model_id: str
+    accent: str | None = None
+    locale: str | None = None
+    preview_url: str | None = None
+
+
+class VoiceResponse(BaseModel):
+    voice_id: str
+    name: str
+    samples: list[dict[str, object]] | None = None
+    category: str = "premade"
+    fine_tuning: dict[str, object] | None = None
+    labels: dict[str, str]
+    description: str
+    preview_url: str | None = None
+    available_for_tiers: list[str] = []
+    settings: VoiceSettingsResponse | None = None
+    sharing: dict[str, object] | None = None
+    high_quality_base_model_ids: list[str] = []
+    verified_languages: list[VerifiedLanguage] = []
+    collection_ids: list[str] = []
+    safety_control: str | None = None
+    voice_verification: dict[str, object] | None = None
+    permission_on_resource: str | None = None
+    is_owner: bool = False
+    is_legacy: bool = False
+    is_mixed: bool = False
+    favorited_at_unix: int | None = None
+    created_at_unix: int | None = None
+
+
+class VoicesV1(BaseModel):
+    voices: list[VoiceResponse]
+
+
+class VoicesV2(BaseModel):
+    voices: list[VoiceResponse]
+    has_more: bool
+    total_count: int
+    next_page_token: str | None
+
+
+class StatusOk(BaseModel):
+    status: str = "ok"
+
+
+def _settings_response(stored: dict[str, float | bool | None] | None) -> VoiceSettingsResponse:
+    return VoiceSettingsResponse(**combine(stored).as_dict())
+
+
+def _voice_response(voice: Voice, stored: dict[str, float | bool | None] | None) -> VoiceResponse:
+    return VoiceResponse(
+        voice_id=voice.voice_id,
+        name=voice.name,
+        labels=voice.labels,
+        description=voice.description,
+        settings=_settings_response(stored),
+        high_quality_base_model_ids=[VERIFIED_MODEL, "eleven_v3"],
+        verified_languages=[
+            VerifiedLanguage(language=code, model_id=VERIFIED_MODEL) for code in VERIFIED_LANGUAGES
+        ],
+    )
+
+
+async def _responses(svc: Services, voices: list[Voice]) -> list[VoiceResponse]:
+    stored = await run_in_threadpool(
+        lambda: {v.voice_id: svc.store.voice_settings.get(v.voice_id) for v in voices}
+    )
+    return [_voice_response(voice, stored[voice.voice_id]) for voice in voices]
+
+
+@router.get("/v1/voices", summary="List voices")
+async def get_all(svc: ServicesDep, show_legacy: bool | None = False) -> VoicesV1:
+    return VoicesV1(voices=await _responses(svc, list(VOICES)))
+
+
+def _matches(voice: Voice, search: str | None, filters: dict[str, list[str]]) -> bool:
+    if search:
+        haystack = " ".join((voice.name, voice.description, *voice.labels.values(), "premade")).lower()
+        if not all(word in haystack for word in search.lower().split()):
+            return False
+    labels = voice.labels
+    for key, wanted in filters.items():
+        have = VERIFIED_LANGUAGES if key == "language" else (labels.get(key, ""),)
+        if wanted and not any(w.lower() in have for w in wanted):
+            return False
+    return True
+
+
+def _page_start(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        start = int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        start = -1
+    if start < 0:
+        raise ApiError(400, "invalid_page_token", "next_page_token is not one this server handed out.")
+    return start
+
+
+def _page_token(start: int) -> str:
+    return base64.urlsafe_b64encode(str(start).encode()).decode()
+
+
+@router.get("/v2/voices", summary="Search voices")
+async def search(
+    svc: ServicesDep,
+    next_page_token: str | None = None,
+    page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 10,
+    search: str | None = None,
+    sort: Literal["created_at_unix", "name"] | None = None,
+    sort_direction: Literal["asc", "desc"] | None = None,
+    voice_type: Literal[
+        "personal", "community", "default", "workspace", "non-default", "non-community", "saved"
+    ]
+    | None = None,
+    category: Literal["premade", "cloned", "generated", "professional"] | None = None,
+    fine_tuning_state: str | None = None,
+    collection_id: str | None = None,
+    include_total_count: bool = True,
+    voice_ids: Annotated[list[str] | None, Query(max_length=PAGE_SIZE_MAX)] = None,
+    gender: str | None = None,
+    age: str | None = None,
+    accent: str | None = None,
+    language: Annotated[list[str] | None, Query()] = None,
+    use_cases: Annotated[list[str] | None, Query()] = None,
+) -> VoicesV2:
+    start = _page_start(next_page_token)
+    kinds_we_have = voice_type in (None, "default", "non-community") and category in (None, "premade")
+    if not kinds_we_have or fine_tuning_state or collection_id:
+        found: list[Voice] = []
+    else:
+        filters = {
+            "gender": [gender] if gender else [],
+            "age": [age] if age else [],
+            "accent": [accent] if accent else [],
+            "language": language or [],
+            "use_case": use_cases or [],
+        }
+        found = [
+            v for v in VOICES if _matches(v, search, filters) and (not voice_ids or v.voice_id in voice_ids)
+        ]
+    if sort == "name":
+        found.sort(key=lambda v: v.name.lower(), reverse=sort_direction == "desc")
+    elif sort_direction == "desc":
+        found.reverse()  # premade voices have no creation time; catalog order stands in for it
+    page = found[start : start + page_size]
+    more = start + page_size < len(found)
+    return VoicesV2(
+        voices=await _responses(svc, page),
+        has_more=more,
+        total_count=len(found),
+        next_page_token=_page_token(start + page_size) if more else None,
+    )
+
+
+@router.get("/v1/voices/settings/default", summary="Get default voice settings")
+async def default_settings() -> VoiceSettingsResponse:
+    return _settings_response(None)
+
+
+@router.get("/v1/voices/{voice_id}", summary="Get voice")
+async def get(svc: ServicesDep, voice_id: str, with_settings: bool | None = True) -> VoiceResponse:
+    voice = get_voice(voice_id)
+    return (await _responses(svc, [voice]))[0]
+
+
+@router.get("/v1/voices/{voice_id}/settings", summary="Get voice settings")
+async def get_settings(svc: ServicesDep, voice_id: str) -> VoiceSettingsResponse:
+    voice = get_voice(voice_id)
+    return _settings_response(await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id))
+
+
+@router.post("/v1/voices/{voice_id}/settings/edit", summary="Edit voice settings")
+async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) -> StatusOk:
+    voice = get_voice(voice_id)
+    stored = await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id)
+    # Fields left out keep their stored value, so editing one setting does not reset the others.
+    merged = combine(stored, body.model_dump()).as_dict()
+    await run_in_threadpool(svc.store.voice_settings.save, voice.voice_id, merged)
+    return StatusOk()

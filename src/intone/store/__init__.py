@@ -1,0 +1,1 @@
+"""Persistent state: per-voice settings and character usage, kept in SQL with Alembic migrations."""

@@ -1,0 +1,43 @@
+"""Saved voice settings: the per-voice stability, similarity, style, speaker boost and speed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, select
+
+from intone.store.tables import VoiceSettingsRow
+
+if TYPE_CHECKING:
+    from intone.store.database import UpsertFactory
+
+FIELDS = ("stability", "similarity_boost", "style", "use_speaker_boost", "speed")
+
+VoiceSettingsValues = dict[str, float | bool | None]
+
+
+class VoiceSettings:
+    """Reads and upserts the settings row of a voice."""
+
+    def __init__(self, engine: Engine, insert: UpsertFactory) -> None:
+        self._engine = engine
+        self._insert = insert
+
+    def get(self, voice_id: str) -> VoiceSettingsValues | None:
+        """All five fields (None where unset), or None when the voice has no saved settings."""
+        columns = [getattr(VoiceSettingsRow, name) for name in FIELDS]
+        with self._engine.connect() as conn:
+            row = conn.execute(select(*columns).where(VoiceSettingsRow.voice_id == voice_id)).one_or_none()
+        return None if row is None else dict(zip(FIELDS, row, strict=True))
+
+    def save(self, voice_id: str, values: VoiceSettingsValues) -> None:
+        """Replace the voice's settings; fields missing from `values` are stored as NULL."""
+        unknown = values.keys() - set(FIELDS)
+        if unknown:
+            raise ValueError(f"unknown voice settings: {', '.join(sorted(unknown))}")
+        row = {name: values.get(name) for name in FIELDS} | {"updated_at": datetime.now(UTC)}
+        stmt = self._insert(VoiceSettingsRow).values(voice_id=voice_id, **row)
+        stmt = stmt.on_conflict_do_update(index_elements=[VoiceSettingsRow.voice_id], set_=row)
+        with self._engine.begin() as conn:
+            conn.execute(stmt)

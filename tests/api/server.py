@@ -1,0 +1,80 @@
+"""A real `intone serve` process on a free loopback port, for tests that talk to it like a client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+INTONE = Path(sys.executable).parent / "intone"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start(data_dir: Path, *args: str, env: dict[str, str] | None = None, scheme: str = "http") -> Server:
+    """Starts a server and waits until /ready says its engines are loaded."""
+    port = free_port()
+    log = data_dir / f"server-{port}.log"
+    full_env = {**os.environ, "INTONE_DATA_DIR": str(data_dir), **(env or {})}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(INTONE), "serve", "--port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
+    server = Server(process, f"{scheme}://127.0.0.1:{port}", log)
+    try:
+        wait_ready(server, ca=data_dir / "tls" / "ca.pem" if scheme == "https" else None)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_ready(server: Server, ca: Path | None = None, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log_text()}")
+        try:
+            verify = ssl.create_default_context(cafile=ca) if ca else True
+            if httpx.get(f"{server.url}/ready", timeout=2, verify=verify).status_code == 200:
+                return
+        except (httpx.TransportError, FileNotFoundError):  # FileNotFoundError: the CA is not written yet
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready after {timeout} s:\n{server.log_text()}")

@@ -1,0 +1,111 @@
+"""`intone serve` as a process: probes, docs, TLS, disconnects and a graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from intone.audio.formats import parse_output_format
+from tests.api.server import start
+from tests.audio.test_encoders import decode
+
+pytestmark = pytest.mark.slow
+
+GEORGE = "JBFqnCBsd6RMkjVDRZzb"
+LONG = " ".join(
+    f"Sentence number {n} goes on for a little while, so that it takes time to say." for n in range(40)
+)
+
+
+def test_probes_and_docs(server):
+    assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/ready").json() == {"status": "ready"}
+    page = httpx.get(f"{server.url}/docs").text
+    assert "swagger-ui-bundle.js" in page and "cdn." not in page  # served from here, works offline
+    script = page.split('<script src="', 1)[1].split('"', 1)[0]
+    assert httpx.get(f"{server.url}{script}").status_code == 200
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    assert "/v1/text-to-speech/{voice_id}/stream/with-timestamps" in schema["paths"]
+
+
+def test_every_response_has_a_request_id(server):
+    ids = {
+        httpx.get(f"{server.url}{path}").headers["request-id"] for path in ("/health", "/v1/models", "/nope")
+    }
+    assert len(ids) == 3
+
+
+def test_client_that_disconnects_frees_its_slot_and_logs_no_crash(server):
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        with client.stream(
+            "POST",
+            f"/v1/text-to-speech/{GEORGE}/stream",
+            json={"text": LONG, "model_id": "eleven_multilingual_v2"},
+        ) as response:
+            assert response.status_code == 200
+            next(response.iter_bytes())  # the first chunk arrived; now hang up
+        # The abandoned request gives its slot back: the next one is alone again.
+        deadline = time.monotonic() + 20
+        while True:
+            probe = client.post(
+                f"/v1/text-to-speech/{GEORGE}", json={"text": "Hi.", "model_id": "eleven_flash_v2"}
+            )
+            if probe.headers["current-concurrent-requests"] == "1" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert probe.headers["current-concurrent-requests"] == "1"
+    assert "Traceback" not in server.log_text()
+
+
+def test_graceful_stop_lets_a_stream_finish(tmp_path):
+    running = start(tmp_path)
+    try:
+        text = "A stream that is still running when the server is told to stop. " * 4
+        with (
+            httpx.Client(base_url=running.url, timeout=60) as client,
+            client.stream(
+                "POST",
+                f"/v1/text-to-speech/{GEORGE}/stream",
+                params={"output_format": "pcm_22050"},
+                json={"text": text, "model_id": "eleven_flash_v2"},
+            ) as response,
+        ):
+            pieces = response.iter_bytes()
+            audio = next(pieces)
+            running.process.send_signal(signal.SIGTERM)
+            audio += b"".join(pieces)
+        decoded = decode(audio, parse_output_format("pcm_22050"))
+        assert len(decoded.samples) / decoded.sample_rate > 8  # all four sentences, not a cut stream
+        # uvicorn re-raises the signal once shut down, so a graceful stop still ends "killed by SIGTERM".
+        assert running.process.wait(30) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in running.log_text()
+    finally:
+        running.stop()
+
+
+def test_self_signed_tls_serves_the_sdk(tmp_path):
+    running = start(tmp_path, "--tls-self-signed", scheme="https")
+    try:
+        assert "SSL_CERT_FILE" in running.log_text()
+        script = (
+            "import sys\n"
+            "from elevenlabs.client import ElevenLabs\n"
+            "client = ElevenLabs(base_url=sys.argv[1])\n"
+            "print(len(client.models.list()))\n"
+        )
+        env = {**os.environ, "SSL_CERT_FILE": str(tmp_path / "tls" / "ca.pem")}
+        done = subprocess.run(
+            [sys.executable, "-c", script, running.url], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) > 5
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{running.url}/health")  # not trusted without the CA
+    finally:
+        running.stop()
