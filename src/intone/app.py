@@ -20,7 +20,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intone.admission.limiter import Limiter
-from intone.api import errors, models, text_to_speech, user, voices
+from intone.api import errors, models, stream_input, text_to_speech, user, voices
 from intone.api.state import Services
 from intone.config import Settings
 from intone.engines.registry import ENGINE_CLASSES, EngineSet
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(RequestId)
-    for module in (text_to_speech, models, voices, user):
+    for module in (text_to_speech, stream_input, models, voices, user):
         app.include_router(module.router)
 
     @app.get("/health", tags=["service"], summary="The process is up")

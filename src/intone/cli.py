@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from intone.api.schemas import CharacterAlignment
+from intone.api.stream_input import MAX_MESSAGE_BYTES
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
@@ -187,6 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=settings.shutdown_grace,
         server_header=False,
+        ws_max_size=MAX_MESSAGE_BYTES,  # a larger frame is refused as it arrives, never buffered
     )
     return 0
 

@@ -28,16 +28,39 @@ class Piece:
     audio: bytes
     alignment: Alignment
     normalized_alignment: Alignment
+    offset: float = 0.0  # where this chunk's audio starts, in seconds from the start of its plan
+
+
+class Renderer:
+    """Encodes the chunks of one or more plans into one continuous stream (one container header).
+
+    A WebSocket sends its text in segments; they all go through one renderer, so the client gets
+    one stream. `finish` flushes what the encoder holds; the next segment then starts a new stream.
+    """
+
+    def __init__(self, synthesizer: Synthesizer, fmt: OutputFormat) -> None:
+        self.synthesizer = synthesizer
+        self.fmt = fmt
+        self._encoder: StreamEncoder | None = None
+
+    def render(self, plan: Plan) -> Iterator[Piece]:
+        """One piece per synthesized chunk; the encoder may hold back the newest few milliseconds."""
+        for chunk in self.synthesizer.stream(plan):
+            self._encoder = self._encoder or StreamEncoder(self.fmt, chunk.sample_rate)
+            yield Piece(
+                self._encoder.write(chunk.audio), chunk.alignment, chunk.normalized_alignment, chunk.offset
+            )
+
+    def finish(self) -> bytes:
+        encoder, self._encoder = self._encoder, None
+        return encoder.finish() if encoder is not None else b""
 
 
 def render(synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat) -> Iterator[Piece]:
     """One piece per chunk, then a last piece with whatever the encoder still held (no timings)."""
-    encoder: StreamEncoder | None = None
-    for chunk in synthesizer.stream(plan):
-        encoder = encoder or StreamEncoder(fmt, chunk.sample_rate)
-        yield Piece(encoder.write(chunk.audio), chunk.alignment, chunk.normalized_alignment)
-    if encoder is not None:
-        yield Piece(encoder.finish(), Alignment.empty(), Alignment.empty())
+    renderer = Renderer(synthesizer, fmt)
+    yield from renderer.render(plan)
+    yield Piece(renderer.finish(), Alignment.empty(), Alignment.empty())
 
 
 _END = object()

@@ -14,6 +14,8 @@ from intone.engines.registry import EngineSet
 from intone.speech.synthesizer import Synthesizer
 from intone.store.database import Store
 
+USAGE_SUBJECT = "local"  # one account until API keys arrive; usage is still counted and persisted
+
 
 @dataclass
 class Services:

@@ -17,12 +17,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
 from intone.admission.limiter import Slot
 from intone.api.errors import ApiError
 from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody
-from intone.api.state import Services, services
+from intone.api.state import USAGE_SUBJECT, Services, services
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
@@ -34,12 +35,9 @@ from intone.audio.formats import (
 from intone.rendering import Piece, render_async
 from intone.speech.settings import combine
 from intone.speech.synthesizer import Plan, SpeechRequest
-from intone.speech.text.chunking import ChunkPlan
 from intone.speech.voices import get_voice
 
 router = APIRouter(tags=["text-to-speech"])
-
-USAGE_SUBJECT = "local"  # one account until API keys arrive; usage is still counted and persisted
 
 
 @dataclass
@@ -63,13 +61,25 @@ def _formats_help(names: tuple[str, ...]) -> str:
     return f"codec_samplerate[_bitrate]. One of: {', '.join(names)}."
 
 
-OutputFormatQuery = Annotated[str, Query(description=_formats_help(ALL_FORMATS))]
-StreamingFormatQuery = Annotated[str, Query(description=_formats_help(STREAMING_FORMATS))]
-LoggingQuery = Annotated[bool, Query(description="Keep this generation in the history (default true).")]
-LatencyQuery = Annotated[
-    int | None,
-    Query(ge=0, le=4, description="0-4: a shorter first chunk as it rises; 4 also turns normalization off."),
-]
+class _Options(BaseModel):
+    """The query parameters every text-to-speech endpoint takes."""
+
+    enable_logging: bool = Field(default=True, description="Keep this generation in the history.")
+    optimize_streaming_latency: int | None = Field(
+        default=None,
+        ge=0,
+        le=4,
+        description="0-4: a shorter first chunk as it rises; 4 also turns normalization off.",
+    )
+    output_format: str = Field(default=DEFAULT_FORMAT, description=_formats_help(ALL_FORMATS))
+
+
+class _StreamingOptions(_Options):
+    output_format: str = Field(default=DEFAULT_FORMAT, description=_formats_help(STREAMING_FORMATS))
+
+
+Options = Annotated[_Options, Query()]
+StreamingOptions = Annotated[_StreamingOptions, Query()]
 ServicesDep = Annotated[Services, Depends(services)]
 
 
@@ -77,11 +87,10 @@ async def _start(
     svc: Services,
     voice_id: str,
     body: TextToSpeechBody,
-    output_format: str,
-    latency: int | None,
+    options: _Options,
     streaming: bool,
 ) -> _Job:
-    fmt = parse_output_format(output_format, streaming=streaming)
+    fmt = parse_output_format(options.output_format, streaming=streaming)
     if body.pronunciation_dictionary_locators:
         missing = body.pronunciation_dictionary_locators[0].pronunciation_dictionary_id
         raise ApiError(
@@ -90,19 +99,15 @@ async def _start(
     voice = get_voice(voice_id)
     stored = await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id)
     settings = combine(stored, body.voice_settings.model_dump() if body.voice_settings else None)
-    normalization = body.apply_text_normalization or "auto"
-    if latency == 4 and normalization == "auto":
-        normalization = "off"
-    request = SpeechRequest(
-        text=body.text,
-        voice_id=voice.voice_id,
+    request = SpeechRequest.from_api(
+        body.text,
+        voice.voice_id,
+        settings,
         model_id=body.model_id,
-        language=body.language_code.lower() if body.language_code else None,
-        speed=settings.speed,
-        stability=settings.stability,
+        language_code=body.language_code,
         seed=body.seed,
-        normalization=normalization,
-        chunking=ChunkPlan.for_latency(latency),
+        normalization=body.apply_text_normalization or "auto",
+        latency=options.optimize_streaming_latency,
         previous_text=body.previous_text or "",
         next_text=body.next_text or "",
     )
@@ -174,11 +179,9 @@ async def convert(
     body: TextToSpeechBody,
     request: Request,
     svc: ServicesDep,
-    enable_logging: LoggingQuery = True,
-    optimize_streaming_latency: LatencyQuery = None,
-    output_format: OutputFormatQuery = DEFAULT_FORMAT,
+    options: Options,
 ) -> Response:
-    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=False)
+    job = await _start(svc, voice_id, body, options, streaming=False)
     pieces = await _collect(svc, job, request)
     audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
     return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
@@ -196,11 +199,9 @@ async def stream(
     voice_id: str,
     body: TextToSpeechBody,
     svc: ServicesDep,
-    enable_logging: LoggingQuery = True,
-    optimize_streaming_latency: LatencyQuery = None,
-    output_format: StreamingFormatQuery = DEFAULT_FORMAT,
+    options: StreamingOptions,
 ) -> StreamingResponse:
-    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=True)
+    job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def audio() -> AsyncIterator[bytes]:
         async for piece in _pieces(svc, job):
@@ -216,11 +217,9 @@ async def convert_with_timestamps(
     body: TextToSpeechBody,
     request: Request,
     svc: ServicesDep,
-    enable_logging: LoggingQuery = True,
-    optimize_streaming_latency: LatencyQuery = None,
-    output_format: OutputFormatQuery = DEFAULT_FORMAT,
+    options: Options,
 ) -> AudioWithTimestamps:
-    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=False)
+    job = await _start(svc, voice_id, body, options, streaming=False)
     pieces = await _collect(svc, job, request)
     audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
     result = AudioWithTimestamps(
@@ -250,11 +249,9 @@ async def stream_with_timestamps(
     voice_id: str,
     body: TextToSpeechBody,
     svc: ServicesDep,
-    enable_logging: LoggingQuery = True,
-    optimize_streaming_latency: LatencyQuery = None,
-    output_format: StreamingFormatQuery = DEFAULT_FORMAT,
+    options: StreamingOptions,
 ) -> StreamingResponse:
-    job = await _start(svc, voice_id, body, output_format, optimize_streaming_latency, streaming=True)
+    job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def lines() -> AsyncIterator[bytes]:
         async for piece in _pieces(svc, job):

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from intone.api.state import Services, services
-from intone.api.text_to_speech import USAGE_SUBJECT
+from intone.api.state import USAGE_SUBJECT, Services, services
 
 router = APIRouter(tags=["user"])
 

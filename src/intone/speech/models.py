@@ -141,15 +141,10 @@ class Model:
     description: str
     documented_languages: tuple[str, ...]
     can_do_text_to_speech: bool = True
-    can_do_voice_conversion: bool = False
     engines: tuple[str, ...] = QUALITY_ENGINES
     character_limit: int = 10_000
     cost_multiplier: float = 1.0
     concurrency_group: ConcurrencyGroup = ConcurrencyGroup.STANDARD
-    can_use_style: bool = False
-    can_use_speaker_boost: bool = True
-    deprecated: bool = False
-    replacement: str | None = None
 
 
 def _tts(
@@ -160,7 +155,6 @@ def _tts(
     *,
     fast: bool,
     limit: int,
-    replacement: str | None = None,
 ) -> Model:
     return Model(
         model_id=model_id,
@@ -171,13 +165,10 @@ def _tts(
         character_limit=limit,
         cost_multiplier=0.5 if fast else 1.0,
         concurrency_group=ConcurrencyGroup.TURBO if fast else ConcurrencyGroup.STANDARD,
-        can_use_style=not fast,
-        deprecated=replacement is not None,
-        replacement=replacement,
     )
 
 
-def _other(model_id: str, name: str, description: str, langs: tuple[str, ...], **kwargs: object) -> Model:
+def _other(model_id: str, name: str, description: str, langs: tuple[str, ...]) -> Model:
     return Model(
         model_id=model_id,
         name=name,
@@ -185,8 +176,6 @@ def _other(model_id: str, name: str, description: str, langs: tuple[str, ...], *
         documented_languages=langs,
         can_do_text_to_speech=False,
         engines=(),
-        can_use_speaker_boost=False,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -234,7 +223,6 @@ MODELS: dict[str, Model] = {
             _V25_LANGUAGES,
             fast=True,
             limit=40_000,
-            replacement="eleven_flash_v2_5",
         ),
         _tts(
             "eleven_turbo_v2",
@@ -243,7 +231,6 @@ MODELS: dict[str, Model] = {
             ("en",),
             fast=True,
             limit=30_000,
-            replacement="eleven_flash_v2",
         ),
         _tts(
             "eleven_multilingual_v1",
@@ -252,7 +239,6 @@ MODELS: dict[str, Model] = {
             _V1_LANGUAGES,
             fast=False,
             limit=10_000,
-            replacement="eleven_multilingual_v2",
         ),
         _tts(
             "eleven_monolingual_v1",
@@ -261,28 +247,24 @@ MODELS: dict[str, Model] = {
             ("en",),
             fast=False,
             limit=10_000,
-            replacement="eleven_multilingual_v2",
         ),
         _other(
             "eleven_multilingual_sts_v2",
             "Eleven Multilingual v2 (speech to speech)",
             "Voice changer; not available in Intone.",
             _V2_LANGUAGES,
-            can_do_voice_conversion=True,
         ),
         _other(
             "eleven_english_sts_v2",
             "Eleven English v2 (speech to speech)",
             "Voice changer; not available in Intone.",
             ("en",),
-            can_do_voice_conversion=True,
         ),
         _other(
             "eleven_english_sts_v1",
             "Eleven English v1 (speech to speech)",
             "Voice changer; not available in Intone.",
             ("en",),
-            can_do_voice_conversion=True,
         ),
         _other("eleven_ttv_v3", "Eleven v3 (text to voice)", "Voice design; not available.", _V3_LANGUAGES),
         _other(

@@ -27,6 +27,7 @@ from intone.speech.errors import (
 )
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
+from intone.speech.settings import VoiceSettingValues
 from intone.speech.text.chunking import ChunkPlan, chunk_spans
 from intone.speech.text.normalize import NormalizedText, normalize_in_context, unchanged
 from intone.speech.voices import DEFAULT_VOICE_ID, Voice, get_voice
@@ -49,6 +50,38 @@ class SpeechRequest:
     chunking: ChunkPlan = field(default_factory=ChunkPlan)
     previous_text: str = ""  # context only: read around, never spoken
     next_text: str = ""
+
+    @staticmethod
+    def from_api(
+        text: str,
+        voice_id: str,
+        settings: VoiceSettingValues,
+        *,
+        model_id: str | None = None,
+        language_code: str | None = None,
+        seed: int | None = None,
+        normalization: Normalization = "auto",
+        latency: int | None = None,
+        previous_text: str = "",
+        next_text: str = "",
+    ) -> SpeechRequest:
+        """A request from the API's fields: `optimize_streaming_latency` shortens the first chunk, and
+        at 4 turns automatic normalization off."""
+        if latency == 4 and normalization == "auto":
+            normalization = "off"
+        return SpeechRequest(
+            text=text,
+            voice_id=voice_id,
+            model_id=model_id,
+            language=language_code.lower() if language_code else None,
+            speed=settings.speed,
+            stability=settings.stability,
+            seed=seed,
+            normalization=normalization,
+            chunking=ChunkPlan.for_latency(latency),
+            previous_text=previous_text,
+            next_text=next_text,
+        )
 
 
 @dataclass(frozen=True)

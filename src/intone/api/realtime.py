@@ -1,0 +1,143 @@
+"""One realtime text stream: buffered text in, audio messages out (a stream-input socket or one context
+of a multi-stream-input socket).
+
+Text goes into a `TextBuffer`, which decides when a segment is ready (the chunk length schedule,
+`try_trigger_generation`, `flush`, auto mode). Segments are synthesized one after another by a task
+of their own, so reading the socket never waits for synthesis, and a concurrency slot is held only
+while a segment is being synthesized: an idle open socket costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from intone.api.state import USAGE_SUBJECT, Services
+from intone.audio.formats import OutputFormat
+from intone.rendering import Piece, Renderer, iterate_on
+from intone.speech.alignment import Alignment
+from intone.speech.errors import SpeechError
+from intone.speech.models import get_model
+from intone.speech.synthesizer import SpeechRequest
+from intone.speech.text.buffer import TextBuffer
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+OnError = Callable[[SpeechError], Awaitable[None]]
+CONTEXT_CHARACTERS = 300  # how much earlier text a segment reads as its previous_text
+
+
+@dataclass(frozen=True)
+class _Flush:
+    """Marks the end of flushed text: the encoder gives up what it holds."""
+
+
+def chunk_alignment(alignment: Alignment, offset: float) -> dict[str, list[Any]]:
+    """ElevenLabs' WebSocket alignment: integer milliseconds relative to this message's audio."""
+    starts = [max(0, round((start - offset) * 1000)) for start in alignment.starts]
+    ends = [max(0, round((end - offset) * 1000)) for end in alignment.ends]
+    return {
+        "chars": list(alignment.characters),
+        "charStartTimesMs": starts,
+        "charDurationsMs": [max(0, end - start) for start, end in zip(starts, ends, strict=True)],
+    }
+
+
+class RealtimeStream:
+    """Generates audio for text as it arrives, in order, and sends it with `send`."""
+
+    def __init__(
+        self,
+        svc: Services,
+        template: SpeechRequest,
+        fmt: OutputFormat,
+        buffer: TextBuffer,
+        send: Send,
+        tag: dict[str, str] | None = None,
+        on_error: OnError | None = None,
+    ) -> None:
+        self._svc = svc
+        self._template = template
+        self._buffer = buffer
+        self._send = send
+        self._tag = tag or {}
+        self._on_error = on_error
+        self.character_limit = get_model(template.model_id).character_limit
+        self._renderer = Renderer(svc.synthesizer, fmt)
+        self._queue: asyncio.Queue[str | _Flush | None] = asyncio.Queue()
+        self._spoken = ""
+        self._task = asyncio.create_task(self._generate())
+
+    def add(self, text: str, *, trigger: bool = False, flush: bool = False) -> None:
+        segments = self._buffer.add(text)
+        if trigger:
+            segments += self._buffer.trigger()
+        for segment in segments:
+            self._queue.put_nowait(segment)
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        rest = self._buffer.flush()
+        if rest is not None:
+            self._queue.put_nowait(rest)
+        self._queue.put_nowait(_Flush())
+
+    async def finish(self) -> None:
+        """Speaks everything still buffered, waits for it, and sends the final message."""
+        self.flush()
+        self._queue.put_nowait(None)
+        await self._task
+        await self._send({"isFinal": True, **self._tag})
+
+    async def cancel(self) -> None:
+        """Stops at once: nothing more is synthesized (a segment's running chunk ends in its thread)."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    @property
+    def failed(self) -> BaseException | None:
+        if self._task.done() and not self._task.cancelled():
+            return self._task.exception()
+        return None
+
+    async def _generate(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            if isinstance(item, _Flush):
+                rest = self._renderer.finish()
+                if rest:
+                    await self._send(
+                        {"audio": base64.b64encode(rest).decode(), "isFinal": False, **self._tag}
+                    )
+            elif item.strip():
+                try:
+                    await self._speak(item)
+                except SpeechError as error:
+                    if self._on_error is not None:
+                        await self._on_error(error)
+                    return
+
+    async def _speak(self, segment: str) -> None:
+        request = replace(self._template, text=segment, previous_text=self._spoken[-CONTEXT_CHARACTERS:])
+        plan = await asyncio.to_thread(self._svc.synthesizer.plan, request)
+        self._spoken += segment
+        slot = await self._svc.limiter.enter()
+        try:
+            await asyncio.to_thread(self._svc.store.usage.add, USAGE_SUBJECT, len(segment))
+            pieces = iterate_on(self._svc.executor, self._renderer.render(plan))
+            async with contextlib.aclosing(pieces):
+                async for piece in pieces:
+                    await self._send(self._message(piece))
+        finally:
+            slot.release()
+
+    def _message(self, piece: Piece) -> dict[str, Any]:
+        message: dict[str, Any] = {"audio": base64.b64encode(piece.audio).decode(), "isFinal": False}
+        if piece.alignment.characters:
+            message["alignment"] = chunk_alignment(piece.alignment, piece.offset)
+            message["normalizedAlignment"] = chunk_alignment(piece.normalized_alignment, piece.offset)
+        return {**message, **self._tag}

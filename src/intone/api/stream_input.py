@@ -1,0 +1,345 @@
+"""The realtime WebSockets: `stream-input` (one text stream) and `multi-stream-input` (several
+independent contexts on one socket).
+
+The upgrade is always accepted, so that every problem, even a bad query parameter, reaches the client
+as a JSON message with `message` and `error`, followed by a close with code 1008 and a reason (the
+SDK turns that into an `ApiError`). A normal end is `{"isFinal": true}`, then close code 1000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from starlette.websockets import WebSocketState
+
+from intone.api.realtime import RealtimeStream
+from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings
+from intone.api.state import Services
+from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
+from intone.speech.errors import SpeechError
+from intone.speech.settings import combine
+from intone.speech.synthesizer import SpeechRequest
+from intone.speech.text.buffer import DEFAULT_SCHEDULE, InvalidSchedule, TextBuffer, check_schedule
+from intone.speech.voices import get_voice
+
+router = APIRouter(tags=["text-to-speech"])
+
+POLICY_VIOLATION = 1008
+MAX_MESSAGE_BYTES = 1 << 20  # the SDK's own frame limit; uvicorn rejects larger frames before reading them
+MAX_CONTEXTS = 10
+DEFAULT_CONTEXT = "default"
+
+
+class StreamError(Exception):
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class StreamQuery(_Lenient):
+    model_id: str | None = None
+    language_code: str | None = None
+    enable_logging: bool = True
+    enable_ssml_parsing: bool = False
+    output_format: str = DEFAULT_FORMAT
+    inactivity_timeout: int = Field(default=20, ge=1, le=180)
+    sync_alignment: bool = False
+    auto_mode: bool = False
+    apply_text_normalization: Literal["auto", "on", "off"] = "auto"
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
+    optimize_streaming_latency: int | None = Field(default=None, ge=0, le=4)
+    authorization: str | None = None
+    single_use_token: str | None = None
+
+
+class GenerationConfig(_Lenient):
+    chunk_length_schedule: list[float] | None = None
+
+
+class StreamMessage(_Lenient):
+    """Every client message of both sockets; which fields are set says what it is."""
+
+    text: str | None = None
+    try_trigger_generation: bool | None = None
+    flush: bool | None = None
+    voice_settings: VoiceSettings | None = None
+    generation_config: GenerationConfig | None = None
+    generator_config: GenerationConfig | None = None  # the SendText spelling
+    pronunciation_dictionary_locators: list[PronunciationDictionaryLocator] | None = None
+    xi_api_key: str | None = Field(default=None, validation_alias=AliasChoices("xi_api_key", "xi-api-key"))
+    authorization: str | None = None
+    context_id: str | None = Field(default=None, validation_alias=AliasChoices("context_id", "contextId"))
+    close_context: bool | None = None
+    close_socket: bool | None = None
+
+    @property
+    def config(self) -> GenerationConfig | None:
+        return self.generation_config or self.generator_config
+
+
+@dataclass
+class _Setup:
+    """What a stream's first message settles: its voice settings and schedule, fixed afterwards."""
+
+    voice_settings: VoiceSettings | None
+    schedule: tuple[int, ...]
+
+    @staticmethod
+    def of(message: StreamMessage) -> _Setup:
+        if message.pronunciation_dictionary_locators:
+            missing = message.pronunciation_dictionary_locators[0].pronunciation_dictionary_id
+            raise StreamError(
+                "pronunciation_dictionary_not_found", f"Pronunciation dictionary '{missing}' was not found."
+            )
+        config = message.config
+        try:
+            schedule = (
+                check_schedule(config.chunk_length_schedule)
+                if config and config.chunk_length_schedule is not None
+                else DEFAULT_SCHEDULE
+            )
+        except InvalidSchedule as error:
+            raise StreamError("invalid_generation_config", str(error)) from error
+        return _Setup(message.voice_settings, tuple(schedule))
+
+    def check_unchanged(self, message: StreamMessage) -> None:
+        if message.voice_settings is not None and message.voice_settings != self.voice_settings:
+            raise StreamError(
+                "voice_settings_changed", "voice_settings can only be set in the first message of a stream."
+            )
+        config = message.config
+        if config and config.chunk_length_schedule is not None:
+            try:
+                changed = tuple(check_schedule(config.chunk_length_schedule)) != self.schedule
+            except InvalidSchedule:
+                changed = True
+            if changed:
+                raise StreamError(
+                    "generation_config_changed",
+                    "generation_config can only be set in the first message of a stream.",
+                )
+
+
+class _Socket:
+    """Receiving with the inactivity timeout, sending one message at a time, failing politely."""
+
+    def __init__(self, websocket: WebSocket, svc: Services) -> None:
+        self.websocket = websocket
+        self.svc = svc
+        self.timeout = 20.0
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
+
+    async def receive(self) -> StreamMessage:
+        try:
+            frame = await asyncio.wait_for(self.websocket.receive(), self.timeout)
+        except TimeoutError:
+            raise StreamError(
+                "input_timeout_exceeded",
+                f"No text arrived for {self.timeout:g} seconds, so the stream was closed. Send text (or a "
+                'keep-alive) more often, raise inactivity_timeout (up to 180), or end with {"text": ""}.',
+            ) from None
+        if frame["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(frame.get("code", 1000))
+        raw = frame.get("text")
+        if raw is None:
+            raw = (frame.get("bytes") or b"").decode("utf-8", errors="replace")
+        if len(raw.encode()) > MAX_MESSAGE_BYTES:
+            raise StreamError("message_too_large", "A message may be at most 1 MiB.")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError:
+            raise StreamError(
+                "invalid_json", "Every message must be a JSON object; this one is not JSON."
+            ) from None
+        if not isinstance(data, dict):
+            raise StreamError("invalid_message", "Every message must be a JSON object.")
+        try:
+            return StreamMessage.model_validate(data)
+        except ValidationError as error:
+            raise StreamError("invalid_message", _first_problem(error)) from None
+
+    async def fail(self, error: StreamError, tag: dict[str, str] | None = None) -> None:
+        with contextlib.suppress(Exception):
+            await self.send(
+                {"message": error.message, "error": error.error, "code": POLICY_VIOLATION, **(tag or {})}
+            )
+        await self.close(POLICY_VIOLATION, error.message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if self.websocket.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                # A close reason may hold at most 123 bytes.
+                await self.websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {problem['msg']}" if where else problem["msg"]
+
+
+def _query(websocket: WebSocket) -> StreamQuery:
+    try:
+        return StreamQuery.model_validate(dict(websocket.query_params))
+    except ValidationError as error:
+        raise StreamError("invalid_request", _first_problem(error)) from None
+
+
+def _template(
+    svc: Services, voice_id: str, query: StreamQuery, settings: VoiceSettings | None
+) -> SpeechRequest:
+    """The request every segment of a stream is made from; checked now, so errors come before audio."""
+    voice = get_voice(voice_id)
+    values = combine(
+        svc.store.voice_settings.get(voice.voice_id), settings.model_dump() if settings else None
+    )
+    template = SpeechRequest.from_api(
+        "",
+        voice.voice_id,
+        values,
+        model_id=query.model_id,
+        language_code=query.language_code,
+        seed=query.seed,
+        normalization=query.apply_text_normalization,
+        latency=query.optimize_streaming_latency,
+    )
+    svc.synthesizer.plan(replace(template, text="a"))  # model, language and settings fail here, not later
+    return template
+
+
+def _format(query: StreamQuery) -> OutputFormat:
+    try:
+        return parse_output_format(query.output_format, streaming=True)
+    except InvalidOutputFormat as error:
+        raise StreamError("invalid_output_format", str(error)) from None
+
+
+def _speech_error(error: SpeechError) -> StreamError:
+    return StreamError(error.status, error.message)
+
+
+async def _open(
+    sock: _Socket,
+    voice_id: str,
+    query: StreamQuery,
+    message: StreamMessage,
+    tag: dict[str, str] | None = None,
+) -> tuple[RealtimeStream, _Setup]:
+    setup = _Setup.of(message)
+    try:
+        template = await asyncio.to_thread(_template, sock.svc, voice_id, query, setup.voice_settings)
+    except SpeechError as error:
+        raise _speech_error(error) from None
+    buffer = TextBuffer(setup.schedule, auto_mode=query.auto_mode)
+
+    async def failed(error: SpeechError) -> None:
+        await sock.fail(_speech_error(error), tag)
+
+    stream = RealtimeStream(sock.svc, template, _format(query), buffer, sock.send, tag, on_error=failed)
+    return stream, setup
+
+
+def _check_text(text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise StreamError(
+            "max_character_limit_exceeded",
+            f"A message may carry at most {limit} characters; this one has {len(text)}.",
+        )
+
+
+@router.websocket("/v1/text-to-speech/{voice_id}/stream-input")
+async def stream_input(websocket: WebSocket, voice_id: str) -> None:
+    sock = _Socket(websocket, websocket.app.state.services)
+    await websocket.accept()
+    stream: RealtimeStream | None = None
+    try:
+        query = _query(websocket)
+        sock.timeout = query.inactivity_timeout
+        _format(query)
+        first = await sock.receive()
+        if first.text is None or first.text.strip() or first.text == "":
+            raise StreamError(
+                "invalid_first_message",
+                'The first message must initialize the stream: {"text": " "} with optional voice_settings '
+                "and generation_config.",
+            )
+        stream, setup = await _open(sock, voice_id, query, first)
+        limit = stream.character_limit
+        while True:
+            message = await sock.receive()
+            setup.check_unchanged(message)
+            text = message.text or ""
+            _check_text(text, limit)
+            if message.text == "":
+                await stream.finish()
+                await sock.close(1000)
+                return
+            stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))
+    except StreamError as error:
+        if stream is not None:
+            await stream.cancel()
+        await sock.fail(error)
+    except WebSocketDisconnect:
+        if stream is not None:
+            await stream.cancel()
+
+
+@router.websocket("/v1/text-to-speech/{voice_id}/multi-stream-input")
+async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
+    sock = _Socket(websocket, websocket.app.state.services)
+    await websocket.accept()
+    contexts: dict[str, tuple[RealtimeStream, _Setup]] = {}
+    try:
+        query = _query(websocket)
+        sock.timeout = query.inactivity_timeout
+        _format(query)
+        while True:
+            message = await sock.receive()
+            if message.close_socket:
+                for stream, _ in contexts.values():
+                    await stream.finish()
+                contexts.clear()
+                await sock.close(1000)
+                return
+            context_id = message.context_id or DEFAULT_CONTEXT
+            tag = {"contextId": context_id}
+            if message.close_context:
+                if context_id in contexts:
+                    stream, _ = contexts.pop(context_id)
+                    await stream.cancel()
+                await sock.send({"isFinal": True, **tag})
+                continue
+            if context_id not in contexts:
+                if len(contexts) >= MAX_CONTEXTS:
+                    raise StreamError(
+                        "too_many_contexts", f"A socket may have at most {MAX_CONTEXTS} open contexts."
+                    )
+                contexts[context_id] = await _open(sock, voice_id, query, message, tag)
+            stream, setup = contexts[context_id]
+            setup.check_unchanged(message)
+            text = message.text or ""
+            _check_text(text, stream.character_limit)
+            # An empty text keeps the context alive (and the socket active); it does not end it.
+            stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))
+    except StreamError as error:
+        for stream, _ in contexts.values():
+            await stream.cancel()
+        await sock.fail(error)
+    except WebSocketDisconnect:
+        for stream, _ in contexts.values():
+            await stream.cancel()
