@@ -43,23 +43,36 @@ class Renderer:
         self.fmt = fmt
         self._encoder: StreamEncoder | None = None
 
-    def render(self, plan: Plan) -> Iterator[Piece]:
-        """One piece per synthesized chunk; the encoder may hold back the newest few milliseconds."""
-        for chunk in self.synthesizer.stream(plan):
+    def render(self, plan: Plan, lead: float = 0.0) -> Iterator[Piece]:
+        """One piece per synthesized chunk; the encoder may hold back the newest few milliseconds.
+
+        With `lead`, the first `lead` seconds of the first chunk are encoded and yielded on their own
+        (the chunk's timings go with them), so the first bytes leave before the rest is encoded.
+        """
+        for index, chunk in enumerate(self.synthesizer.stream(plan)):
             self._encoder = self._encoder or StreamEncoder(self.fmt, chunk.sample_rate)
-            yield Piece(
-                self._encoder.write(chunk.audio), chunk.alignment, chunk.normalized_alignment, chunk.offset
-            )
+            split = round(lead * chunk.sample_rate) if index == 0 else 0
+            if 0 < split < len(chunk.audio):
+                first = self._encoder.write(chunk.audio[:split])
+                yield Piece(first, chunk.alignment, chunk.normalized_alignment, chunk.offset)
+                rest = self._encoder.write(chunk.audio[split:])
+                yield Piece(
+                    rest, Alignment.empty(), Alignment.empty(), chunk.offset + split / chunk.sample_rate
+                )
+            else:
+                audio = self._encoder.write(chunk.audio)
+                yield Piece(audio, chunk.alignment, chunk.normalized_alignment, chunk.offset)
 
     def finish(self) -> bytes:
         encoder, self._encoder = self._encoder, None
         return encoder.finish() if encoder is not None else b""
 
 
-def render(synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat) -> Iterator[Piece]:
-    """One piece per chunk, then a last piece with whatever the encoder still held (no timings)."""
+def render(synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, lead: float = 0.0) -> Iterator[Piece]:
+    """One piece per chunk (see `Renderer.render` for `lead`), then a last piece with whatever the
+    encoder still held (no timings)."""
     renderer = Renderer(synthesizer, fmt)
-    yield from renderer.render(plan)
+    yield from renderer.render(plan, lead)
     yield Piece(renderer.finish(), Alignment.empty(), Alignment.empty())
 
 
@@ -89,6 +102,6 @@ async def iterate_on(executor: Executor, iterator: Generator[T, None, None]) -> 
 
 
 def render_async(
-    synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, executor: Executor
+    synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, executor: Executor, lead: float = 0.0
 ) -> AsyncIterator[Piece]:
-    return iterate_on(executor, render(synthesizer, plan, fmt))
+    return iterate_on(executor, render(synthesizer, plan, fmt, lead))

@@ -83,7 +83,9 @@ DEFAULT_VOICES = {"kokoro": "Rachel", "piper": "Rachel", "espeak": "Adam"}
 @pytest.mark.parametrize("engine", ["kokoro", "piper", "espeak"])
 def test_intelligibility(synth, engine):
     voice = DEFAULT_VOICES[engine]
-    heard = [transcribe(*_speak(synth, sentence, engine, voice_id=voice)[:2]) for sentence in HARVARD]
+    # Seeded: Piper's sampling noise moves its WER between 0.11 and 0.19 from run to run (seeds 1-5 and
+    # unseeded runs measured), and a test must not pass or fail by chance.
+    heard = [transcribe(*_speak(synth, sentence, engine, voice_id=voice, seed=1)[:2]) for sentence in HARVARD]
     wer = word_error_rate(HARVARD, heard)
     print(f"{engine} WER {wer:.3f}: {heard}")
     assert wer <= WER_BOUNDS[engine]

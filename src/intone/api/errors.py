@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intone.audio.formats import InvalidOutputFormat
@@ -25,6 +27,20 @@ _SPEECH_STATUS = {
     "model_not_found": 400,
     "pronunciation_dictionary_not_found": 404,
 }
+
+
+class ErrorDetail(BaseModel):
+    status: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    detail: ErrorDetail
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses an operation can answer with."""
+    return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
 
 
 class ApiError(Exception):

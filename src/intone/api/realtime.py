@@ -96,7 +96,8 @@ class RealtimeStream:
     async def cancel(self) -> None:
         """Stops at once: nothing more is synthesized (a segment's running chunk ends in its thread)."""
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # The task may already have ended on its own, e.g. by failing to send to a closed socket.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
 
     @property

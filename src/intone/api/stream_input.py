@@ -142,6 +142,8 @@ class _Socket:
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
+            if self.websocket.application_state != WebSocketState.CONNECTED:
+                raise WebSocketDisconnect(1000)  # already closed, e.g. after an error message
             await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
 
     async def receive(self) -> StreamMessage:
@@ -325,6 +327,8 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
                 await sock.send({"isFinal": True, **tag})
                 continue
             if context_id not in contexts:
+                if not message.text and not message.flush:
+                    continue  # a keep-alive for a context that holds nothing: nothing to keep
                 if len(contexts) >= MAX_CONTEXTS:
                     raise StreamError(
                         "too_many_contexts", f"A socket may have at most {MAX_CONTEXTS} open contexts."

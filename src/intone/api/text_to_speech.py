@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
 from intone.admission.limiter import Slot
-from intone.api.errors import ApiError
+from intone.api.errors import ApiError, documented
 from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody
 from intone.api.state import USAGE_SUBJECT, Services, services
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
@@ -37,7 +37,11 @@ from intone.speech.settings import combine
 from intone.speech.synthesizer import Plan, SpeechRequest
 from intone.speech.voices import get_voice
 
-router = APIRouter(tags=["text-to-speech"])
+router = APIRouter(tags=["text-to-speech"], responses=documented(400, 404))
+
+# Streams encode the first quarter second of audio on its own: the first bytes then leave after a few
+# milliseconds of encoding instead of after encoding the whole first chunk (20-30 ms of MP3 at 44.1 kHz).
+STREAM_LEAD = 0.25
 
 
 @dataclass
@@ -55,6 +59,17 @@ class _Job:
             "current-concurrent-requests": str(self.slot.current),
             "maximum-concurrent-requests": str(self.slot.maximum),
         }
+
+
+# The media type follows output_format (see intone.audio.formats).
+AUDIO_CONTENT: dict[str, object] = {
+    media_type: {"schema": {"type": "string", "format": "binary"}}
+    for media_type in dict.fromkeys(parse_output_format(name).media_type for name in ALL_FORMATS)
+}
+STREAMING_AUDIO_CONTENT = {
+    media_type: AUDIO_CONTENT[media_type]
+    for media_type in dict.fromkeys(parse_output_format(name).media_type for name in STREAMING_FORMATS)
+}
 
 
 def _formats_help(names: tuple[str, ...]) -> str:
@@ -121,8 +136,8 @@ async def _start(
     return _Job(plan, fmt, slot)
 
 
-def _pieces(svc: Services, job: _Job) -> AsyncIterator[Piece]:
-    return render_async(svc.synthesizer, job.plan, job.fmt, svc.executor)
+def _pieces(svc: Services, job: _Job, lead: float = 0.0) -> AsyncIterator[Piece]:
+    return render_async(svc.synthesizer, job.plan, job.fmt, svc.executor, lead)
 
 
 async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece]:
@@ -171,7 +186,7 @@ def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
 @router.post(
     "/v1/text-to-speech/{voice_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The generated audio file"}},
+    responses={200: {"content": AUDIO_CONTENT, "description": "The generated audio file"}},
     summary="Create speech",
 )
 async def convert(
@@ -190,9 +205,7 @@ async def convert(
 @router.post(
     "/v1/text-to-speech/{voice_id}/stream",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "Audio, sent as it is made"}
-    },
+    responses={200: {"content": STREAMING_AUDIO_CONTENT, "description": "Audio, sent as it is made"}},
     summary="Stream speech",
 )
 async def stream(
@@ -204,7 +217,7 @@ async def stream(
     job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def audio() -> AsyncIterator[bytes]:
-        async for piece in _pieces(svc, job):
+        async for piece in _pieces(svc, job, STREAM_LEAD):
             if piece.audio:
                 yield piece.audio
 
@@ -254,7 +267,7 @@ async def stream_with_timestamps(
     job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def lines() -> AsyncIterator[bytes]:
-        async for piece in _pieces(svc, job):
+        async for piece in _pieces(svc, job, STREAM_LEAD):
             if piece.audio or piece.alignment.characters:
                 yield _line(piece)
 

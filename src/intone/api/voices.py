@@ -15,13 +15,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from intone.api.errors import ApiError
+from intone.api.errors import ApiError, documented
 from intone.api.schemas import VoiceSettings
 from intone.api.state import Services, services
 from intone.speech.settings import combine
 from intone.speech.voices import VOICES, Voice, get_voice
 
-router = APIRouter(tags=["voices"])
+router = APIRouter(tags=["voices"], responses=documented(400, 404))
 
 ServicesDep = Annotated[Services, Depends(services)]
 PAGE_SIZE_MAX = 100

@@ -127,14 +127,17 @@ class _Mp3Codec:
         self._lame.set_out_sample_rate(sample_rate)
         self._lame.set_channels(1)
         self._lame.set_quality(_LAME_QUALITY)
+        self._started = False
 
     def encode(self, samples: np.ndarray) -> bytes:
         if samples.size == 0:
             return b""
+        self._started = True
         return bytes(self._lame.encode(_to_int16(samples).tobytes()))
 
     def finish(self) -> bytes:
-        return bytes(self._lame.flush())
+        # LAME refuses to flush a stream that never began (text with nothing to say): no bytes, then.
+        return bytes(self._lame.flush()) if self._started else b""
 
 
 class _ByteSink:

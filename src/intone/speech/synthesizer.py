@@ -193,8 +193,11 @@ class Synthesizer:
         start, end = plan.spans[index]
         first = source[start] if index > 0 else 0
         last = source[end] if end < len(source) else len(plan.normalized.original)
-        local = [i - first for i in source[start:end]]
-        original_times = alignment.to_original(times, local, last - first)
+        # An expansion's spaces can map to the next chunk's first character ("00:&" reads "zero zero:
+        # and", the space before "and" comes from "&"); such characters count for this chunk's last.
+        width = max(last - first, 0)
+        local = [min(max(i - first, 0), width - 1) for i in source[start:end]] if width else []
+        original_times = alignment.to_original(times[: len(local)], local, width)
         duration = float(times[-1, 1]) if len(times) else 0.0
         text = plan.normalized.original[first:last]
         return alignment.build(text, alignment.settle(original_times, duration))

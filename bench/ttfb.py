@@ -1,0 +1,195 @@
+"""Time to first audio byte of the streaming endpoint, against the engine's own time for that first chunk.
+
+Run from the repo root: .venv/bin/python bench/ttfb.py   (prints a table and updates docs/benchmarks.md)
+
+One `intone serve` (engine threads 1) and an in-process engine set built the way the server builds its
+own take turns on the same first chunk, so both see the same machine noise. The server's time runs from
+sending the request on a warm keep-alive connection to the first non-empty body chunk; the engine's is
+`next(iter(synth.stream(plan)))`, the work the server must finish before it can send a byte.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # so `tests.api.server` imports when run as a script
+
+import httpx  # noqa: E402
+from tests.api.server import start  # noqa: E402
+
+from intone.audio.encoders import StreamEncoder  # noqa: E402
+from intone.audio.formats import DEFAULT_FORMAT, parse_output_format  # noqa: E402
+from intone.engines.registry import EngineSet  # noqa: E402
+from intone.speech.synthesizer import SpeechRequest, Synthesizer  # noqa: E402
+from intone.speech.text.chunking import ChunkPlan  # noqa: E402
+from report import write_section  # noqa: E402
+
+VOICE = "JBFqnCBsd6RMkjVDRZzb"
+ENGLISH = (
+    "The birch canoe slid on the smooth planks, it was sunny. Glue the sheet to the dark blue background."
+)
+FRENCH = (
+    "Le canot de bouleau glissait sur les planches lisses, il faisait beau. "
+    "Collez la feuille sur le fond bleu foncé."
+)
+ROUNDS = 7
+GOAL = 0.10  # the server may add at most this share of the engine's first-chunk time
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    model_id: str
+    text: str
+    language: str | None = None
+    latency: int | None = None  # optimize_streaming_latency
+
+
+CASES = (
+    Case("Kokoro (eleven_multilingual_v2)", "eleven_multilingual_v2", ENGLISH),
+    Case("Kokoro, latency 3", "eleven_multilingual_v2", ENGLISH, latency=3),
+    Case("Piper (eleven_flash_v2_5)", "eleven_flash_v2_5", ENGLISH),
+    Case("espeak-ng (eleven_multilingual_v2, fr)", "eleven_multilingual_v2", FRENCH, language="fr"),
+)
+
+
+@dataclass
+class Samples:
+    plan: list[float]
+    first: list[float]
+    encoded: list[float]
+    ttfb: list[float]
+    total: list[float]
+
+
+class EngineAlone:
+    """The server's synthesis path without the server: same engine set, synthesizer, plan and encoder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.synth = Synthesizer(EngineSet(data_dir, threads=1))
+        self.fmt = parse_output_format(DEFAULT_FORMAT, streaming=True)
+
+    def request(self, case: Case) -> SpeechRequest:
+        return SpeechRequest(
+            text=case.text,
+            voice_id=VOICE,
+            model_id=case.model_id,
+            language=case.language,
+            chunking=ChunkPlan.for_latency(case.latency),
+        )
+
+    def measure(self, case: Case) -> tuple[float, float, float]:
+        """Seconds for planning, for the first chunk, and for the first chunk plus encoding it."""
+        started = time.perf_counter()
+        plan = self.synth.plan(self.request(case))
+        planned = time.perf_counter()
+        chunk = next(iter(self.synth.stream(plan)))
+        first = time.perf_counter()
+        data = StreamEncoder(self.fmt, chunk.sample_rate).write(chunk.audio)
+        encoded = time.perf_counter()
+        if not data:
+            raise RuntimeError(f"{case.label}: the encoder held back the whole first chunk")
+        return planned - started, first - planned, encoded - planned
+
+
+def server_request(client: httpx.Client, url: str, case: Case) -> tuple[float, float]:
+    """Seconds to the first non-empty body chunk, and to the end of the response."""
+    body: dict[str, object] = {"text": case.text, "model_id": case.model_id}
+    if case.language:
+        body["language_code"] = case.language
+    params = {} if case.latency is None else {"optimize_streaming_latency": case.latency}
+    started = time.perf_counter()
+    first = None
+    url = f"{url}/v1/text-to-speech/{VOICE}/stream"
+    with client.stream("POST", url, json=body, params=params) as response:
+        if response.status_code != 200:
+            response.read()
+            raise RuntimeError(f"{case.label}: {response.status_code} {response.text}")
+        for data in response.iter_raw():
+            if data and first is None:
+                first = time.perf_counter() - started
+    if first is None:
+        raise RuntimeError(f"{case.label}: empty response")
+    return first, time.perf_counter() - started
+
+
+def run(case: Case, client: httpx.Client, url: str, alone: EngineAlone) -> Samples:
+    samples = Samples([], [], [], [], [])
+    server_request(client, url, case)  # warm-up: caches, blends, the connection
+    alone.measure(case)
+    for _ in range(ROUNDS):
+        ttfb, total = server_request(client, url, case)
+        plan, first, encoded = alone.measure(case)
+        samples.ttfb.append(ttfb)
+        samples.total.append(total)
+        samples.plan.append(plan)
+        samples.first.append(first)
+        samples.encoded.append(encoded)
+    return samples
+
+
+def ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def row(case: Case, samples: Samples) -> str:
+    # Overheads are medians of each round's own difference: a round's server request and engine run
+    # are seconds apart, so slow drift in machine load (other processes) cancels out of them.
+    rounds = list(zip(samples.ttfb, samples.first, samples.encoded, strict=True))
+    ratio = statistics.median(ttfb / first for ttfb, first, _ in rounds)
+    overhead = ms([ttfb - first for ttfb, first, _ in rounds])
+    beyond_encode = ms([ttfb - encoded for ttfb, _, encoded in rounds])
+    return (
+        f"| {case.label} | {ms(samples.plan):.1f} | {ms(samples.first):.0f} | {ms(samples.encoded):.0f} | "
+        f"{ms(samples.ttfb):.0f} | {ratio:.2f} | {overhead:+.0f} | {beyond_encode:+.0f} | "
+        f"{ms(samples.total):.0f} |"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data:
+        (Path(data) / "server").mkdir()
+        server = start(Path(data) / "server")
+        try:
+            alone = EngineAlone(Path(data) / "bench")
+            with httpx.Client(timeout=120) as client:
+                rows = [row(case, run(case, client, server.url, alone)) for case in CASES]
+        finally:
+            server.stop()
+    table = "\n".join(
+        [
+            "## Time to first byte",
+            "",
+            f"`python bench/ttfb.py`, {datetime.date.today()}, {os.cpu_count()} cores.",
+            "",
+            "`POST /v1/text-to-speech/{voice_id}/stream` (mp3_44100_128, voice JBFqnCBsd6RMkjVDRZzb, two",
+            "sentences) on a warm keep-alive connection, from sending the request to the first audio byte,",
+            "against the same first chunk synthesized in the benchmark's own process by an engine set built",
+            "like the server's (threads 1). The goal: the server adds less than "
+            f"{GOAL:.0%} to the engine's first-chunk time.",
+            "",
+            f"Medians of {ROUNDS} rounds, each a server request then an engine run. Overheads and the ratio",
+            "are medians of each round's own difference, so load that drifts between rounds cancels out.",
+            "Overhead: server TTFB - engine first chunk; beyond encode: server TTFB - (engine + encoding",
+            "that chunk to MP3), the server's own cost. Plan: `Synthesizer.plan` (normalization, chunking).",
+            "",
+            "| case | plan ms | engine first chunk ms | engine + encode ms | server TTFB ms | server/engine "
+            "| overhead ms | overhead beyond encode ms | full response ms |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    print(table)
+    write_section("ttfb", table)
+
+
+if __name__ == "__main__":
+    main()
