@@ -9,9 +9,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
-from intone.rendering import iterate_on
+from intone.audio.formats import parse_output_format
+from intone.rendering import iterate_on, render
+from intone.speech.alignment import Alignment
+from intone.speech.synthesizer import SpeechChunk
 
 STEP = 0.2  # seconds each fake step blocks
 
@@ -151,3 +155,21 @@ def test_an_empty_iterator_yields_nothing():
     assert asyncio.run(main()) == []
     assert record.started == []
     assert record.closed.is_set()
+
+
+class _OneChunk:
+    """Stands in for the synthesizer: one second of audio at 24 kHz with two timed characters."""
+
+    def stream(self, plan):
+        timed = Alignment(("h", "i"), (0.0, 0.5), (0.5, 1.0))
+        yield SpeechChunk(np.full(24_000, 0.1, np.float32), 24_000, 0.0, timed, timed)
+
+
+def test_lead_encodes_the_first_moments_on_their_own():
+    fmt = parse_output_format("pcm_24000")
+    pieces = list(render(_OneChunk(), None, fmt, lead=0.25))
+    assert [len(p.audio) for p in pieces] == [12_000, 36_000, 0]  # 16-bit samples: 0.25 s, 0.75 s, tail
+    assert pieces[0].alignment.characters == ("h", "i")  # the chunk's timings travel with its first bytes
+    assert pieces[1].alignment.characters == () and pieces[1].offset == 0.25
+    whole = list(render(_OneChunk(), None, fmt))
+    assert b"".join(p.audio for p in whole) == b"".join(p.audio for p in pieces)

@@ -553,3 +553,12 @@ def test_resampler_is_identity_when_rates_match() -> None:
     resampler = StreamResampler(ENGINE_RATE, ENGINE_RATE)
     assert np.array_equal(resampler.process(source), source)
     assert len(resampler.flush()) == 0
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_a_stream_that_never_got_audio_finishes_cleanly(name):
+    fmt = parse_output_format(name)
+    encoder = StreamEncoder(fmt, 24_000)
+    # Text with nothing to say: no samples ever arrive, and finishing must not fail (LAME did).
+    data = encoder.write(np.zeros(0, np.float32)) + encoder.finish()
+    assert len(data) <= (WAV_HEADER_SIZE if fmt.codec == "wav" else 200)

@@ -128,3 +128,13 @@ def test_split_units_cuts_an_overlong_unit_proportionally():
     assert "".join(u.phonemes for u in pieces) == "a" * 100
     assert pieces[0].start == 0 and pieces[-1].end == 10
     assert all(a.end == b.start for a, b in itertools.pairwise(pieces))
+
+
+def test_an_expansion_crossing_a_chunk_edge_keeps_every_character_once(synth):
+    # "00:&" reads "zero zero: and"; the space before "and" comes from "&", which starts the next chunk.
+    plan = synth.plan(SpeechRequest(text="00:&", chunking=ChunkPlan(first_max=11, first_min=4)))
+    assert len(plan.spans) == 2
+    chunks = list(synth.stream(plan))
+    total = sum(len(c.audio) for c in chunks) / RATE
+    original = chunks[0].alignment.joined(chunks[1].alignment)
+    _check_alignment(original, "00:&", total)
