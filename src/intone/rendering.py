@@ -20,6 +20,10 @@ from intone.speech.synthesizer import Plan, Synthesizer
 
 T = TypeVar("T")
 
+# Streams encode the first quarter second of audio on its own: the first bytes then leave after a few
+# milliseconds of encoding instead of after encoding the whole first chunk (20-30 ms of MP3 at 44.1 kHz).
+FIRST_BYTES_LEAD = 0.25
+
 
 @dataclass(frozen=True)
 class Piece:

@@ -126,12 +126,13 @@ def _check_timings(message: Message) -> None:
 
 
 def test_messages_alignment_final_and_normal_close(server: Server) -> None:
+    # sync_alignment: every message's timings lie within its own audio, which _check_timings asserts.
     pieces = ["The quick brown fox ", "jumps over the lazy dog, ", "and then it runs ", "into the forest. "]
     settings = {"stability": 0.5, "similarity_boost": 0.8}
     config = {"chunk_length_schedule": [50]}
 
     async def talk() -> tuple[list[Message], int | None]:
-        async with _stream(server) as ws:
+        async with _stream(server, sync_alignment=True) as ws:
             assert await send(ws, {"text": " ", "voice_settings": settings, "generation_config": config})
             # repeating unchanged settings (in the SendText spelling generator_config) is allowed
             assert await send(ws, {"text": pieces[0], "voice_settings": settings, "generator_config": config})
@@ -198,7 +199,8 @@ def test_schedule_segments_at_word_boundaries(server: Server) -> None:
         return buffered + word
 
     async def talk() -> tuple[str, list[Message], str, list[Message], str, list[Message], int | None]:
-        async with _stream(server) as ws:
+        # sync_alignment: a segment's audio ends with the message that completes its timings.
+        async with _stream(server, sync_alignment=True) as ws:
             assert await send(ws, {"text": " ", "generation_config": {"chunk_length_schedule": [50, 100]}})
             first = await fill(ws, 50)
             first_messages = await _speak_after(ws, first)
@@ -604,3 +606,23 @@ def test_idle_socket_holds_no_concurrency_slot(server: Server) -> None:
     assert response.headers["current-concurrent-requests"] == "1"
     assert same_text(spoken(messages), "Some words wait")
     assert code == 1000
+
+
+def test_without_sync_alignment_first_audio_leads_its_timings(server: Server) -> None:
+    """The first moments of a chunk go out on their own, carrying the whole chunk's timings."""
+    text = "The first chunk of this sentence is long enough to take a while to say out loud. "
+
+    async def talk(sync: bool) -> list[Message]:
+        async with _stream(server, sync_alignment=sync) as ws:
+            assert await send(ws, {"text": " "}, {"text": text, "flush": True}, {"text": ""})
+            return await drain(ws)
+
+    for sync in (False, True):
+        first = audio_messages(run(talk(sync)))[0]
+        audio_ms = 1000 * seconds(base64.b64decode(first["audio"]), RATE)
+        alignment = first["alignment"]
+        end = alignment["charStartTimesMs"][-1] + alignment["charDurationsMs"][-1]
+        if sync:
+            assert end <= audio_ms + 100
+        else:
+            assert audio_ms <= 300 < end  # a quarter second of audio, timings for the whole chunk

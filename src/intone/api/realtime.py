@@ -58,6 +58,7 @@ class RealtimeStream:
         send: Send,
         tag: dict[str, str] | None = None,
         on_error: OnError | None = None,
+        lead: float = 0.0,
     ) -> None:
         self._svc = svc
         self._template = template
@@ -65,6 +66,7 @@ class RealtimeStream:
         self._send = send
         self._tag = tag or {}
         self._on_error = on_error
+        self._lead = lead
         self.character_limit = get_model(template.model_id).character_limit
         self._renderer = Renderer(svc.synthesizer, fmt)
         self._queue: asyncio.Queue[str | _Flush | None] = asyncio.Queue()
@@ -129,7 +131,7 @@ class RealtimeStream:
         slot = await self._svc.limiter.enter()
         try:
             await asyncio.to_thread(self._svc.store.usage.add, USAGE_SUBJECT, len(segment))
-            pieces = iterate_on(self._svc.executor, self._renderer.render(plan))
+            pieces = iterate_on(self._svc.executor, self._renderer.render(plan, self._lead))
             async with contextlib.aclosing(pieces):
                 async for piece in pieces:
                     await self._send(self._message(piece))

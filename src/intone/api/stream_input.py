@@ -22,6 +22,7 @@ from intone.api.realtime import RealtimeStream
 from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings
 from intone.api.state import Services
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
+from intone.rendering import FIRST_BYTES_LEAD
 from intone.speech.errors import SpeechError
 from intone.speech.settings import combine
 from intone.speech.synthesizer import SpeechRequest
@@ -252,7 +253,12 @@ async def _open(
     async def failed(error: SpeechError) -> None:
         await sock.fail(_speech_error(error), tag)
 
-    stream = RealtimeStream(sock.svc, template, _format(query), buffer, sock.send, tag, on_error=failed)
+    # Without sync_alignment a chunk's first moments go out on their own, ahead of the rest of its
+    # audio, with the whole chunk's timings; with it, every message's timings lie within its audio.
+    lead = 0.0 if query.sync_alignment else FIRST_BYTES_LEAD
+    stream = RealtimeStream(
+        sock.svc, template, _format(query), buffer, sock.send, tag, on_error=failed, lead=lead
+    )
     return stream, setup
 
 

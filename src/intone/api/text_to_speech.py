@@ -32,16 +32,12 @@ from intone.audio.formats import (
     OutputFormat,
     parse_output_format,
 )
-from intone.rendering import Piece, render_async
+from intone.rendering import FIRST_BYTES_LEAD, Piece, render_async
 from intone.speech.settings import combine
 from intone.speech.synthesizer import Plan, SpeechRequest
 from intone.speech.voices import get_voice
 
 router = APIRouter(tags=["text-to-speech"], responses=documented(400, 404))
-
-# Streams encode the first quarter second of audio on its own: the first bytes then leave after a few
-# milliseconds of encoding instead of after encoding the whole first chunk (20-30 ms of MP3 at 44.1 kHz).
-STREAM_LEAD = 0.25
 
 
 @dataclass
@@ -217,7 +213,7 @@ async def stream(
     job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def audio() -> AsyncIterator[bytes]:
-        async for piece in _pieces(svc, job, STREAM_LEAD):
+        async for piece in _pieces(svc, job, FIRST_BYTES_LEAD):
             if piece.audio:
                 yield piece.audio
 
@@ -267,7 +263,7 @@ async def stream_with_timestamps(
     job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def lines() -> AsyncIterator[bytes]:
-        async for piece in _pieces(svc, job, STREAM_LEAD):
+        async for piece in _pieces(svc, job, FIRST_BYTES_LEAD):
             if piece.audio or piece.alignment.characters:
                 yield _line(piece)
 
