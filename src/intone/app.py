@@ -19,12 +19,13 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from intone import redaction
 from intone.admission.limiter import Limiter
 from intone.api import errors, models, stream_input, text_to_speech, user, voices
 from intone.api.state import Services
 from intone.config import Settings
-from intone.engines.registry import ENGINE_CLASSES, EngineSet
-from intone.speech.synthesizer import Synthesizer
+from intone.engines.registry import EngineSet
+from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.store.database import Store
 
 log = logging.getLogger("intone")
@@ -53,11 +54,22 @@ class RequestId:
         await self.app(scope, receive, send_with_id)
 
 
-def _warm_up(engines: EngineSet, ready: threading.Event) -> None:
+# One request per engine: Kokoro and Piper in English, espeak-ng in Polish (which only it speaks).
+_WARM_UP = (
+    SpeechRequest(text="Ready.", model_id="eleven_multilingual_v2"),
+    SpeechRequest(text="Ready.", model_id="eleven_flash_v2"),
+    SpeechRequest(text="Gotowe.", model_id="eleven_multilingual_v2", language="pl"),
+)
+
+
+def _warm_up(synthesizer: Synthesizer, ready: threading.Event) -> None:
+    """Loads every engine and speaks a word with each: ONNX Runtime's first run is slow, and that
+    should not be any client's first request."""
     try:
-        for name in ENGINE_CLASSES:
-            engines.get(name)
-        log.info("engines loaded: %s", ", ".join(ENGINE_CLASSES))
+        for request in _WARM_UP:
+            for _ in synthesizer.stream(synthesizer.plan(request)):
+                pass
+        log.info("engines loaded and warmed up")
     except Exception:
         log.exception("loading the engines failed; /ready stays 503")
         return
@@ -71,19 +83,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database())
         store.migrate()
-        engines = EngineSet(settings.data_dir, settings.engine_threads)
         executor = ThreadPoolExecutor(settings.engine_workers, thread_name_prefix="engine")
         svc = Services(
             settings=settings,
-            engines=engines,
-            synthesizer=Synthesizer(engines),
+            synthesizer=Synthesizer(EngineSet(settings.data_dir, settings.engine_threads)),
             store=store,
             limiter=Limiter(settings.max_concurrent_requests),
             executor=executor,
         )
         app.state.services = svc
         if settings.warm_up:
-            threading.Thread(target=_warm_up, args=(engines, svc.ready), name="warm-up", daemon=True).start()
+            args = (svc.synthesizer, svc.ready)
+            threading.Thread(target=_warm_up, args=args, name="warm-up", daemon=True).start()
         else:
             svc.ready.set()
         try:
@@ -100,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    redaction.install()
     app.add_middleware(RequestId)
     for module in (text_to_speech, stream_input, models, voices, user):
         app.include_router(module.router)

@@ -11,8 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
+from pydantic import ValidationError
+
 from intone.api.schemas import CharacterAlignment
-from intone.api.stream_input import MAX_MESSAGE_BYTES
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
@@ -21,7 +22,7 @@ from intone.audio.formats import (
     OutputFormat,
     parse_output_format,
 )
-from intone.config import Settings
+from intone.config import MAX_MESSAGE_BYTES, Settings
 from intone.engines.registry import EngineSet
 from intone.rendering import render
 from intone.speech import languages
@@ -43,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (SpeechError, InvalidOutputFormat) as error:
+    except (SpeechError, InvalidOutputFormat, ValidationError, ValueError, OSError) as error:
+        # Bad input, a bad INTONE_* setting, an unreadable file: a sentence, not a traceback.
         print(f"intone: {error}", file=sys.stderr)
         return 2
 

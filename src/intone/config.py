@@ -8,6 +8,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The largest WebSocket message accepted (the SDK's own frame limit); uvicorn refuses larger frames as
+# they arrive, before buffering them.
+MAX_MESSAGE_BYTES = 1 << 20
+
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "intone"

@@ -426,3 +426,12 @@ def test_rejected_requests_are_not_counted(client: TestClient):
     client.post(TTS, params={"output_format": "nope"}, json={"text": "Hello there."})
     client.post(TTS, json={"text": "Hello there.", "seed": -1})
     assert client.get("/v1/user/subscription").json()["character_count"] == 0
+
+
+def test_text_with_half_a_surrogate_pair_is_rejected(client: TestClient) -> None:
+    body = '{"text": "a \\ud83d b"}'
+    response = client.post(
+        f"/v1/text-to-speech/{GEORGE}", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "text"]

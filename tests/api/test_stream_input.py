@@ -141,7 +141,7 @@ def test_messages_alignment_final_and_normal_close(server: Server) -> None:
 
     messages, code = run(talk())
     assert errors(messages) == []
-    assert messages[-1] == {"isFinal": True}
+    assert messages[-1] == {"audio": None, "isFinal": True}
     assert finals(messages) == [messages[-1]]
     body = messages[:-1]
     assert body == audio_messages(body), summary(messages)
@@ -173,7 +173,7 @@ def test_api_key_in_first_message_is_accepted(server: Server, key: str) -> None:
     messages, code = run(talk())
     assert errors(messages) == []
     assert same_text(spoken(messages), "Key accepted.")
-    assert messages[-1] == {"isFinal": True}
+    assert messages[-1] == {"audio": None, "isFinal": True}
     assert code == 1000
 
 
@@ -251,7 +251,7 @@ def test_trigger_waits_for_the_minimum(server: Server) -> None:
     assert spoken(held) == ""  # nothing more (at most the encoder's tail, without words)
     assert finals(held) == []
     assert same_text(spoken(last), partial)
-    assert last[-1] == {"isFinal": True}
+    assert last[-1] == {"audio": None, "isFinal": True}
     assert code == 1000
 
 
@@ -270,7 +270,7 @@ def test_flush_generates_now_and_keeps_the_socket_open(server: Server) -> None:
     assert finals(first + second) == []
     assert errors(first + second + last) == []
     assert spoken(last) == ""  # everything was spoken at the flushes
-    assert last[-1] == {"isFinal": True}
+    assert last[-1] == {"audio": None, "isFinal": True}
     assert code == 1000
 
 
@@ -291,7 +291,7 @@ def test_auto_mode_speaks_each_complete_sentence(server: Server) -> None:
     assert same_text(spoken(first), sentence)  # the unfinished sentence waits
     assert finals(first) == []
     assert same_text(spoken(last), unfinished)
-    assert last[-1] == {"isFinal": True}
+    assert last[-1] == {"audio": None, "isFinal": True}
     assert code == 1000
 
 
@@ -558,12 +558,12 @@ def test_multi_stream_close_context_stops_only_that_context(server: Server) -> N
     before, after, last, code = run(talk())
     assert len(audio_messages(tagged(after, "a"))) <= 2
     a_after = tagged(after, "a")
-    final_at = a_after.index({"isFinal": True, "contextId": "a"})
+    final_at = a_after.index({"audio": None, "isFinal": True, "contextId": "a"})
     assert a_after[final_at + 1 :] == []  # nothing for "a" after its final message
     assert tagged(last, "a") == []
-    assert finals(tagged(before + after, "a")) == [{"isFinal": True, "contextId": "a"}]
+    assert finals(tagged(before + after, "a")) == [{"audio": None, "isFinal": True, "contextId": "a"}]
     assert same_text(spoken(tagged(after, "b")), b_text)
-    assert finals(last) == [{"isFinal": True, "contextId": "b"}]
+    assert finals(last) == [{"audio": None, "isFinal": True, "contextId": "b"}]
     assert code == 1000
 
 
@@ -582,7 +582,7 @@ def test_multi_stream_close_socket_speaks_the_rest(server: Server) -> None:
     assert waiting == []
     for key, text in texts.items():
         assert same_text(spoken(tagged(last, key)), text)
-        assert finals(tagged(last, key)) == [{"isFinal": True, "contextId": key}]
+        assert finals(tagged(last, key)) == [{"audio": None, "isFinal": True, "contextId": key}]
     assert errors(last) == []
     assert code == 1000
 
@@ -626,3 +626,61 @@ def test_without_sync_alignment_first_audio_leads_its_timings(server: Server) ->
             assert end <= audio_ms + 100
         else:
             assert audio_ms <= 300 < end  # a quarter second of audio, timings for the whole chunk
+
+
+def test_an_emoji_split_across_messages_is_joined(server: Server) -> None:
+    # A JavaScript client slicing a string can cut a surrogate pair in two.
+    async def talk() -> tuple[list[Message], int | None]:
+        async with _stream(server) as ws:
+            first, second = "Great \ud83d", "\ude00 news. "
+            assert await send(ws, {"text": " "}, {"text": first}, {"text": second}, {"text": ""})
+            return await drain(ws), ws.close_code
+
+    messages, code = run(talk())
+    assert errors(messages) == []
+    assert same_text(spoken(messages), "Great 😀 news.")
+    assert code == 1000
+
+
+def test_half_a_surrogate_pair_is_an_error(server: Server) -> None:
+    async def talk() -> tuple[list[Message], int | None]:
+        async with _stream(server) as ws:
+            await send(ws, {"text": " "}, {"text": "Broken \ude00 text. "})
+            return await drain(ws), ws.close_code
+
+    messages, code = run(talk())
+    assert [m["error"] for m in errors(messages)] == ["invalid_message"]
+    assert code == 1008
+
+
+def test_empty_text_with_flush_flushes_and_keeps_the_socket_open(server: Server) -> None:
+    async def talk() -> tuple[list[Message], list[Message], int | None]:
+        async with _stream(server, sync_alignment=True) as ws:
+            assert await send(ws, {"text": " "}, {"text": "Hold this. "}, {"text": "", "flush": True})
+            flushed = await _speak_after(ws, "Hold this.")
+            assert await send(ws, {"text": "And then this. "}, {"text": ""})
+            return flushed, await drain(ws), ws.close_code
+
+    flushed, rest, code = run(talk())
+    assert same_text(spoken(flushed), "Hold this.")
+    assert same_text(spoken(rest), "And then this.")
+    assert code == 1000
+
+
+def test_inactivity_counts_only_while_no_audio_is_being_made(server: Server) -> None:
+    """A flushed text that takes longer to speak than the timeout is spoken in full; the timeout runs
+    from when the server is done."""
+    text = "Kokoro takes a good while to speak this much text on two cores, longer than the timeout. " * 2
+
+    async def talk() -> tuple[list[Message], float, int | None]:
+        async with _stream(server, model_id="eleven_multilingual_v2", inactivity_timeout=2) as ws:
+            started = time.monotonic()
+            assert await send(ws, {"text": " "}, {"text": text, "flush": True})
+            messages = await drain(ws, timeout=60)
+            return messages, time.monotonic() - started, ws.close_code
+
+    messages, elapsed, code = run(talk(), timeout=90)
+    assert same_text(spoken(messages), text)
+    assert [m["error"] for m in errors(messages)] == ["input_timeout_exceeded"]
+    assert elapsed > 4  # the speech alone took longer than the 2 s timeout
+    assert code == 1008

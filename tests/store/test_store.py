@@ -178,3 +178,41 @@ def test_missing_directory_is_created(tmp_path: Path) -> None:
     store.migrate()
     store.close()
     assert path.is_file()
+
+
+def test_merge_keeps_the_fields_it_is_not_given(store: Store) -> None:
+    store.voice_settings.merge("v", {"stability": 0.2})
+    store.voice_settings.merge("v", {"speed": 1.1, "stability": None})
+    assert store.voice_settings.get("v") == {
+        "stability": 0.2,
+        "similarity_boost": None,
+        "style": None,
+        "use_speaker_boost": None,
+        "speed": 1.1,
+    }
+
+
+def test_concurrent_merges_of_different_fields_both_stay(store: Store) -> None:
+    fields = ["stability", "similarity_boost", "style", "speed"]
+    threads = [
+        threading.Thread(target=store.voice_settings.merge, args=("v", {field: 0.9})) for field in fields
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = store.voice_settings.get("v")
+    assert stored is not None
+    assert all(stored[field] == 0.9 for field in fields)
+
+
+def test_in_memory_database_is_shared_by_threads() -> None:
+    memory = Store("sqlite://")
+    memory.migrate()
+    added: list[int] = []
+    worker = threading.Thread(target=lambda: added.append(memory.usage.add("x", 5)))
+    worker.start()
+    worker.join()
+    assert added == [5]
+    assert memory.usage.get("x") == 5
+    memory.close()

@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -78,6 +79,13 @@ async def _speech_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(speech_error_status(error), error.status, error.message)
 
 
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    # loc, msg and type only: echoing the input back could fail to encode (half a surrogate pair).
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 async def _output_format_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(400, "invalid_output_format", str(error))
 
@@ -95,13 +103,17 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "Something went wrong on the server; the log says what.")
+    # This handler answers outside the request-id middleware, so it adds the header itself.
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    log.exception("unexpected error on %s %s (request-id %s)", request.method, request.url.path, request_id)
+    message = "Something went wrong on the server; its log says what, under this request-id."
+    return error_response(500, "internal_error", message, {"request-id": request_id} if request_id else None)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(SpeechError, _speech_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InvalidOutputFormat, _output_format_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
+
+from starlette.websockets import WebSocketDisconnect
 
 from intone.api.state import USAGE_SUBJECT, Services
 from intone.audio.formats import OutputFormat
@@ -25,8 +28,13 @@ from intone.speech.models import get_model
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.text.buffer import TextBuffer
 
+log = logging.getLogger("intone.api")
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-OnError = Callable[[SpeechError], Awaitable[None]]
+# Reports a failed stream to the client: error code, message, WebSocket close code.
+OnError = Callable[[str, str, int], Awaitable[None]]
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
 CONTEXT_CHARACTERS = 300  # how much earlier text a segment reads as its previous_text
 
 
@@ -71,9 +79,18 @@ class RealtimeStream:
         self._renderer = Renderer(svc.synthesizer, fmt)
         self._queue: asyncio.Queue[str | _Flush | None] = asyncio.Queue()
         self._spoken = ""
+        self._carry = ""  # a high surrogate whose pair is still to come
+        self._working = False
         self._task = asyncio.create_task(self._generate())
 
+    @property
+    def busy(self) -> bool:
+        """Audio is being made or waits to be: the client is not idle, it is listening."""
+        return self._working or not self._queue.empty()
+
     def add(self, text: str, *, trigger: bool = False, flush: bool = False) -> None:
+        """Raises ValueError for text with an unpaired UTF-16 surrogate."""
+        text, self._carry = join_surrogates(self._carry + text)
         segments = self._buffer.add(text)
         if trigger:
             segments += self._buffer.trigger()
@@ -93,48 +110,53 @@ class RealtimeStream:
         self.flush()
         self._queue.put_nowait(None)
         await self._task
-        await self._send({"isFinal": True, **self._tag})
+        await self._send({"audio": None, "isFinal": True, **self._tag})
 
     async def cancel(self) -> None:
         """Stops at once: nothing more is synthesized (a segment's running chunk ends in its thread)."""
         self._task.cancel()
-        # The task may already have ended on its own, e.g. by failing to send to a closed socket.
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
-    @property
-    def failed(self) -> BaseException | None:
-        if self._task.done() and not self._task.cancelled():
-            return self._task.exception()
-        return None
-
     async def _generate(self) -> None:
-        while (item := await self._queue.get()) is not None:
-            if isinstance(item, _Flush):
-                rest = self._renderer.finish()
-                if rest:
-                    await self._send(
-                        {"audio": base64.b64encode(rest).decode(), "isFinal": False, **self._tag}
-                    )
-            elif item.strip():
-                try:
+        try:
+            while (item := await self._queue.get()) is not None:
+                self._working = True
+                if isinstance(item, _Flush):
+                    rest = self._renderer.finish()
+                    if rest:
+                        await self._send(self._message(Piece(rest, Alignment.empty(), Alignment.empty())))
+                elif item.strip():
                     await self._speak(item)
-                except SpeechError as error:
-                    if self._on_error is not None:
-                        await self._on_error(error)
-                    return
+                self._working = False
+        except SpeechError as error:
+            await self._fail(error.status, error.message, POLICY_VIOLATION)
+        except WebSocketDisconnect:
+            pass  # the client left; the socket's reader notices and cleans up
+        except Exception:
+            log.exception("a realtime stream failed")
+            await self._fail(
+                "internal_error", "Synthesis failed on the server; its log says why.", INTERNAL_ERROR
+            )
+        finally:
+            self._working = False
+
+    async def _fail(self, error: str, message: str, code: int) -> None:
+        if self._on_error is not None:
+            await self._on_error(error, message, code)
 
     async def _speak(self, segment: str) -> None:
         request = replace(self._template, text=segment, previous_text=self._spoken[-CONTEXT_CHARACTERS:])
         plan = await asyncio.to_thread(self._svc.synthesizer.plan, request)
-        self._spoken += segment
+        self._spoken = (self._spoken + segment)[-CONTEXT_CHARACTERS:]
         slot = await self._svc.limiter.enter()
         try:
             await asyncio.to_thread(self._svc.store.usage.add, USAGE_SUBJECT, len(segment))
             pieces = iterate_on(self._svc.executor, self._renderer.render(plan, self._lead))
             async with contextlib.aclosing(pieces):
                 async for piece in pieces:
-                    await self._send(self._message(piece))
+                    if piece.audio or piece.alignment.characters:
+                        await self._send(self._message(piece))
         finally:
             slot.release()
 
@@ -144,3 +166,19 @@ class RealtimeStream:
             message["alignment"] = chunk_alignment(piece.alignment, piece.offset)
             message["normalizedAlignment"] = chunk_alignment(piece.normalized_alignment, piece.offset)
         return {**message, **self._tag}
+
+
+def join_surrogates(text: str) -> tuple[str, str]:
+    """Joins UTF-16 surrogate pairs (a JavaScript client may split an emoji across two messages) and
+    holds back a trailing high surrogate for the next message; raises ValueError for an unpaired one."""
+    carry = ""
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        text, carry = text[:-1], text[-1]
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        try:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError(
+                "The text holds an unpaired UTF-16 surrogate, which is not a character."
+            ) from None
+    return text, carry

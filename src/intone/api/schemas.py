@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from intone.speech.alignment import Alignment
 
@@ -61,6 +61,14 @@ class TextToSpeechBody(_Lenient):
     use_pvc_as_ivc: bool | None = False
     apply_text_normalization: Literal["auto", "on", "off"] | None = "auto"
     apply_language_text_normalization: bool | None = False
+
+    @field_validator("text", "previous_text", "next_text")
+    @classmethod
+    def _whole_characters(cls, value: str | None) -> str | None:
+        # JSON can carry half of a UTF-16 surrogate pair ("\ud83d"), which is not a character.
+        if value is not None and any("\ud800" <= char <= "\udfff" for char in value):
+            raise ValueError("holds an unpaired UTF-16 surrogate, which is not a character")
+        return value
 
 
 class CharacterAlignment(BaseModel):

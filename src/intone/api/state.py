@@ -10,7 +10,6 @@ from fastapi import Request
 
 from intone.admission.limiter import Limiter
 from intone.config import Settings
-from intone.engines.registry import EngineSet
 from intone.speech.synthesizer import Synthesizer
 from intone.store.database import Store
 
@@ -20,7 +19,6 @@ USAGE_SUBJECT = "local"  # one account until API keys arrive; usage is still cou
 @dataclass
 class Services:
     settings: Settings
-    engines: EngineSet
     synthesizer: Synthesizer
     store: Store
     limiter: Limiter

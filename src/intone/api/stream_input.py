@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
-from intone.api.realtime import RealtimeStream
+from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
 from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings
 from intone.api.state import Services
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
+from intone.config import MAX_MESSAGE_BYTES
 from intone.rendering import FIRST_BYTES_LEAD
 from intone.speech.errors import SpeechError
 from intone.speech.settings import combine
@@ -30,9 +34,8 @@ from intone.speech.text.buffer import DEFAULT_SCHEDULE, InvalidSchedule, TextBuf
 from intone.speech.voices import get_voice
 
 router = APIRouter(tags=["text-to-speech"])
+log = logging.getLogger("intone.api")
 
-POLICY_VIOLATION = 1008
-MAX_MESSAGE_BYTES = 1 << 20  # the SDK's own frame limit; uvicorn rejects larger frames before reading them
 MAX_CONTEXTS = 10
 DEFAULT_CONTEXT = "default"
 
@@ -139,55 +142,85 @@ class _Socket:
         self.websocket = websocket
         self.svc = svc
         self.timeout = 20.0
+        self.busy: Callable[[], bool] = lambda: False  # audio still being made: the client is not idle
         self._send_lock = asyncio.Lock()
+        self._next: asyncio.Task[Message] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
-            if self.websocket.application_state != WebSocketState.CONNECTED:
-                raise WebSocketDisconnect(1000)  # already closed, e.g. after an error message
-            await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
+            await self._send(message)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self.websocket.application_state != WebSocketState.CONNECTED:
+            raise WebSocketDisconnect(1000)  # already closed, e.g. after an error message
+        await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
 
     async def receive(self) -> StreamMessage:
-        try:
-            frame = await asyncio.wait_for(self.websocket.receive(), self.timeout)
-        except TimeoutError:
-            raise StreamError(
-                "input_timeout_exceeded",
-                f"No text arrived for {self.timeout:g} seconds, so the stream was closed. Send text (or a "
-                'keep-alive) more often, raise inactivity_timeout (up to 180), or end with {"text": ""}.',
-            ) from None
-        if frame["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(frame.get("code", 1000))
-        raw = frame.get("text")
-        if raw is None:
-            raw = (frame.get("bytes") or b"").decode("utf-8", errors="replace")
-        if len(raw.encode()) > MAX_MESSAGE_BYTES:
-            raise StreamError("message_too_large", "A message may be at most 1 MiB.")
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
-            raise StreamError(
-                "invalid_json", "Every message must be a JSON object; this one is not JSON."
-            ) from None
-        if not isinstance(data, dict):
-            raise StreamError("invalid_message", "Every message must be a JSON object.")
-        try:
-            return StreamMessage.model_validate(data)
-        except ValidationError as error:
-            raise StreamError("invalid_message", _first_problem(error)) from None
+        return _parse(await self._frame())
 
-    async def fail(self, error: StreamError, tag: dict[str, str] | None = None) -> None:
-        with contextlib.suppress(Exception):
-            await self.send(
-                {"message": error.message, "error": error.error, "code": POLICY_VIOLATION, **(tag or {})}
-            )
-        await self.close(POLICY_VIOLATION, error.message)
+    async def _frame(self) -> Message:
+        """The next frame; only time in which no audio is being made counts toward the timeout."""
+        self._next = self._next or asyncio.ensure_future(self.websocket.receive())
+        while True:
+            done, _ = await asyncio.wait({self._next}, timeout=self.timeout)
+            if done:
+                frame, self._next = self._next.result(), None
+                return frame
+            if not self.busy():
+                raise StreamError(
+                    "input_timeout_exceeded",
+                    f"No text arrived for {self.timeout:g} seconds, so the stream was closed. Send text "
+                    "(or a keep-alive) more often, raise inactivity_timeout (up to 180), or end with "
+                    '{"text": ""}.',
+                )
+
+    async def fail(
+        self, error: StreamError, tag: dict[str, str] | None = None, code: int = POLICY_VIOLATION
+    ) -> None:
+        # Under the send lock, so no audio of another context slips in between the error and the close.
+        async with self._send_lock:
+            with contextlib.suppress(Exception):
+                await self._send(
+                    {"message": error.message, "error": error.error, "code": code, **(tag or {})}
+                )
+            await self._close(code, error.message)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        async with self._send_lock:
+            await self._close(code, reason)
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._next is not None:
+            self._next.cancel()
         if self.websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 # A close reason may hold at most 123 bytes.
                 await self.websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
+
+
+def _parse(frame: Message) -> StreamMessage:
+    if frame["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(frame.get("code", 1000))
+    raw = frame.get("text")
+    if raw is None:
+        try:
+            raw = (frame.get("bytes") or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise StreamError("invalid_message", "A binary message must hold UTF-8 JSON text.") from None
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+        raise StreamError("message_too_large", "A message may be at most 1 MiB.")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        raise StreamError(
+            "invalid_json", "Every message must be a JSON object; this one is not JSON."
+        ) from None
+    if not isinstance(data, dict):
+        raise StreamError("invalid_message", "Every message must be a JSON object.")
+    try:
+        return StreamMessage.model_validate(data)
+    except ValidationError as error:
+        raise StreamError("invalid_message", _first_problem(error)) from None
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -250,8 +283,8 @@ async def _open(
         raise _speech_error(error) from None
     buffer = TextBuffer(setup.schedule, auto_mode=query.auto_mode)
 
-    async def failed(error: SpeechError) -> None:
-        await sock.fail(_speech_error(error), tag)
+    async def failed(error: str, message: str, code: int) -> None:
+        await sock.fail(StreamError(error, message), tag, code)
 
     # Without sync_alignment a chunk's first moments go out on their own, ahead of the rest of its
     # audio, with the whole chunk's timings; with it, every message's timings lie within its audio.
@@ -270,11 +303,29 @@ def _check_text(text: str, limit: int) -> None:
         )
 
 
+def _add(stream: RealtimeStream, message: StreamMessage) -> None:
+    text = message.text or ""
+    _check_text(text, stream.character_limit)
+    try:
+        stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))
+    except ValueError as error:
+        raise StreamError("invalid_message", str(error)) from None
+
+
+async def _internal_error(sock: _Socket, streams: list[RealtimeStream]) -> None:
+    log.exception("a realtime socket failed")
+    for stream in streams:
+        await stream.cancel()
+    await sock.fail(
+        StreamError("internal_error", "The server failed; its log says why."), code=INTERNAL_ERROR
+    )
+
+
 @router.websocket("/v1/text-to-speech/{voice_id}/stream-input")
 async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     sock = _Socket(websocket, websocket.app.state.services)
     await websocket.accept()
-    stream: RealtimeStream | None = None
+    streams: list[RealtimeStream] = []
     try:
         query = _query(websocket)
         sock.timeout = query.inactivity_timeout
@@ -287,24 +338,25 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
                 "and generation_config.",
             )
         stream, setup = await _open(sock, voice_id, query, first)
-        limit = stream.character_limit
+        streams.append(stream)
+        sock.busy = lambda: stream.busy
         while True:
             message = await sock.receive()
             setup.check_unchanged(message)
-            text = message.text or ""
-            _check_text(text, limit)
-            if message.text == "":
+            if message.text == "" and not message.flush:
                 await stream.finish()
                 await sock.close(1000)
                 return
-            stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))
+            _add(stream, message)
     except StreamError as error:
-        if stream is not None:
+        for stream in streams:
             await stream.cancel()
         await sock.fail(error)
     except WebSocketDisconnect:
-        if stream is not None:
+        for stream in streams:
             await stream.cancel()
+    except Exception:
+        await _internal_error(sock, streams)
 
 
 @router.websocket("/v1/text-to-speech/{voice_id}/multi-stream-input")
@@ -312,6 +364,7 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
     sock = _Socket(websocket, websocket.app.state.services)
     await websocket.accept()
     contexts: dict[str, tuple[RealtimeStream, _Setup]] = {}
+    sock.busy = lambda: any(stream.busy for stream, _ in contexts.values())
     try:
         query = _query(websocket)
         sock.timeout = query.inactivity_timeout
@@ -330,7 +383,7 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
                 if context_id in contexts:
                     stream, _ = contexts.pop(context_id)
                     await stream.cancel()
-                await sock.send({"isFinal": True, **tag})
+                await sock.send({"audio": None, "isFinal": True, **tag})
                 continue
             if context_id not in contexts:
                 if not message.text and not message.flush:
@@ -342,10 +395,8 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
                 contexts[context_id] = await _open(sock, voice_id, query, message, tag)
             stream, setup = contexts[context_id]
             setup.check_unchanged(message)
-            text = message.text or ""
-            _check_text(text, stream.character_limit)
             # An empty text keeps the context alive (and the socket active); it does not end it.
-            stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))
+            _add(stream, message)
     except StreamError as error:
         for stream, _ in contexts.values():
             await stream.cancel()
@@ -353,3 +404,5 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
     except WebSocketDisconnect:
         for stream, _ in contexts.values():
             await stream.cancel()
+    except Exception:
+        await _internal_error(sock, [stream for stream, _ in contexts.values()])

@@ -213,9 +213,10 @@ async def stream(
     job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def audio() -> AsyncIterator[bytes]:
-        async for piece in _pieces(svc, job, FIRST_BYTES_LEAD):
-            if piece.audio:
-                yield piece.audio
+        async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
+            async for piece in pieces:
+                if piece.audio:
+                    yield piece.audio
 
     return _AudioStream(audio(), job.fmt.media_type, job.headers, job.slot)
 
@@ -263,8 +264,9 @@ async def stream_with_timestamps(
     job = await _start(svc, voice_id, body, options, streaming=True)
 
     async def lines() -> AsyncIterator[bytes]:
-        async for piece in _pieces(svc, job, FIRST_BYTES_LEAD):
-            if piece.audio or piece.alignment.characters:
-                yield _line(piece)
+        async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
+            async for piece in pieces:
+                if piece.audio or piece.alignment.characters:
+                    yield _line(piece)
 
     return _AudioStream(lines(), "application/x-ndjson", job.headers, job.slot)

@@ -217,8 +217,6 @@ async def get_settings(svc: ServicesDep, voice_id: str) -> VoiceSettingsResponse
 @router.post("/v1/voices/{voice_id}/settings/edit", summary="Edit voice settings")
 async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) -> StatusOk:
     voice = get_voice(voice_id)
-    stored = await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id)
     # Fields left out keep their stored value, so editing one setting does not reset the others.
-    merged = combine(stored, body.model_dump()).as_dict()
-    await run_in_threadpool(svc.store.voice_settings.save, voice.voice_id, merged)
+    await run_in_threadpool(svc.store.voice_settings.merge, voice.voice_id, body.model_dump())
     return StatusOk()

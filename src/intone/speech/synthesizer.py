@@ -34,6 +34,7 @@ from intone.speech.voices import DEFAULT_VOICE_ID, Voice, get_voice
 
 Normalization = Literal["auto", "on", "off"]
 SPEED_RANGE = (0.7, 1.2)
+CONTEXT_CHARACTERS = 300  # how much of previous_text / next_text normalization reads
 DEFAULT_LANGUAGE = "en"
 
 
@@ -79,8 +80,9 @@ class SpeechRequest:
             seed=seed,
             normalization=normalization,
             chunking=ChunkPlan.for_latency(latency),
-            previous_text=previous_text,
-            next_text=next_text,
+            # Only the context next to the text matters; clipping keeps huge contexts cheap.
+            previous_text=previous_text[-CONTEXT_CHARACTERS:],
+            next_text=next_text[:CONTEXT_CHARACTERS],
         )
 
 

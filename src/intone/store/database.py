@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from intone.store.tables import Base
 from intone.store.usage import Usage
@@ -39,7 +39,10 @@ class Store:
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self._engine = create_engine(parsed)
+            # One in-memory database must be shared by every thread, or each would see an empty one.
+            memory = database in (None, "", ":memory:")
+            pool = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
+            self._engine = create_engine(parsed, **pool)
             _tune_sqlite(self._engine)
         else:
             self._engine = create_engine(parsed, pool_pre_ping=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from intone.store.tables import VoiceSettingsRow
 
@@ -33,11 +33,30 @@ class VoiceSettings:
 
     def save(self, voice_id: str, values: VoiceSettingsValues) -> None:
         """Replace the voice's settings; fields missing from `values` are stored as NULL."""
-        unknown = values.keys() - set(FIELDS)
-        if unknown:
-            raise ValueError(f"unknown voice settings: {', '.join(sorted(unknown))}")
-        row = {name: values.get(name) for name in FIELDS} | {"updated_at": datetime.now(UTC)}
+        row = self._row(values)
         stmt = self._insert(VoiceSettingsRow).values(voice_id=voice_id, **row)
         stmt = stmt.on_conflict_do_update(index_elements=[VoiceSettingsRow.voice_id], set_=row)
         with self._engine.begin() as conn:
             conn.execute(stmt)
+
+    def merge(self, voice_id: str, values: VoiceSettingsValues) -> None:
+        """Set the fields given (not None) and keep the others, in one statement, so two edits of
+        different fields at the same moment both stay."""
+        row = self._row(values)
+        stmt = self._insert(VoiceSettingsRow).values(voice_id=voice_id, **row)
+        kept = {
+            name: func.coalesce(getattr(stmt.excluded, name), getattr(VoiceSettingsRow, name))
+            for name in FIELDS
+        }
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[VoiceSettingsRow.voice_id], set_=kept | {"updated_at": row["updated_at"]}
+        )
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    @staticmethod
+    def _row(values: VoiceSettingsValues) -> dict[str, object]:
+        unknown = values.keys() - set(FIELDS)
+        if unknown:
+            raise ValueError(f"unknown voice settings: {', '.join(sorted(unknown))}")
+        return {name: values.get(name) for name in FIELDS} | {"updated_at": datetime.now(UTC)}
