@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from intone.audio.formats import parse_output_format
+from intone.tls import ensure_self_signed
 from tests.api.server import start
 from tests.audio.test_encoders import decode
 
@@ -107,5 +109,18 @@ def test_self_signed_tls_serves_the_sdk(tmp_path):
         assert int(done.stdout) > 5
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{running.url}/health")  # not trusted without the CA
+    finally:
+        running.stop()
+
+
+def test_serves_tls_with_a_given_certificate(tmp_path):
+    files = ensure_self_signed(tmp_path / "tls", ["127.0.0.1"])  # stands in for an operator's own files
+    running = start(
+        tmp_path, "--ssl-certfile", str(files.cert), "--ssl-keyfile", str(files.key), scheme="https"
+    )
+    try:
+        verify = ssl.create_default_context(cafile=files.ca_cert)
+        assert httpx.get(f"{running.url}/health", verify=verify).json() == {"status": "ok"}
+        assert "SSL_CERT_FILE" not in running.log_text()  # nothing self-signed was announced
     finally:
         running.stop()
