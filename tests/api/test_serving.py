@@ -124,3 +124,17 @@ def test_serves_tls_with_a_given_certificate(tmp_path):
         assert "SSL_CERT_FILE" not in running.log_text()  # nothing self-signed was announced
     finally:
         running.stop()
+
+
+def test_several_workers_share_one_port(tmp_path):
+    running = start(tmp_path, "--workers", "2")
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as client:
+            for _ in range(4):
+                response = client.post(
+                    f"/v1/text-to-speech/{GEORGE}", json={"text": "Hi.", "model_id": "eleven_flash_v2"}
+                )
+                assert response.status_code == 200
+        assert running.log_text().count("Started server process") == 2
+    finally:
+        running.stop()
