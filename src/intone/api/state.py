@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from intone.admission.limiter import Limiter
+from intone.api.schemas import VoiceSettings
 from intone.config import Settings
+from intone.speech.settings import VoiceSettingValues, combine
 from intone.speech.synthesizer import Synthesizer
+from intone.speech.voices import Voice, get_voice
 from intone.store.database import Store
 
 USAGE_SUBJECT = "local"  # one account until API keys arrive; usage is still counted and persisted
@@ -24,6 +27,16 @@ class Services:
     limiter: Limiter
     executor: ThreadPoolExecutor  # engine work; its size bounds engine concurrency in this process
     ready: threading.Event = field(default_factory=threading.Event)
+
+
+def voice_and_settings(
+    svc: Services, voice_id: str, requested: VoiceSettings | None
+) -> tuple[Voice, VoiceSettingValues]:
+    """The voice, and the settings a request speaks with: its own over the voice's stored ones.
+    Blocking (a database read): call it from a thread."""
+    voice = get_voice(voice_id)
+    stored = svc.store.voice_settings.get(voice.voice_id)
+    return voice, combine(stored, requested.model_dump() if requested else None)
 
 
 def services(request: Request) -> Services:

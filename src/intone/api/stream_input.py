@@ -22,16 +22,15 @@ from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
-from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings
-from intone.api.state import Services
+from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings, dictionary_ids
+from intone.api.state import Services, voice_and_settings
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
 from intone.config import MAX_MESSAGE_BYTES
 from intone.rendering import FIRST_BYTES_LEAD
+from intone.speech.dictionaries import check_exist
 from intone.speech.errors import SpeechError
-from intone.speech.settings import combine
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.text.buffer import DEFAULT_SCHEDULE, InvalidSchedule, TextBuffer, check_schedule
-from intone.speech.voices import get_voice
 
 router = APIRouter(tags=["text-to-speech"])
 log = logging.getLogger("intone.api")
@@ -101,11 +100,10 @@ class _Setup:
 
     @staticmethod
     def of(message: StreamMessage) -> _Setup:
-        if message.pronunciation_dictionary_locators:
-            missing = message.pronunciation_dictionary_locators[0].pronunciation_dictionary_id
-            raise StreamError(
-                "pronunciation_dictionary_not_found", f"Pronunciation dictionary '{missing}' was not found."
-            )
+        try:
+            check_exist(dictionary_ids(message.pronunciation_dictionary_locators))
+        except SpeechError as error:
+            raise _speech_error(error) from None
         config = message.config
         try:
             schedule = (
@@ -240,10 +238,7 @@ def _template(
     svc: Services, voice_id: str, query: StreamQuery, settings: VoiceSettings | None
 ) -> SpeechRequest:
     """The request every segment of a stream is made from; checked now, so errors come before audio."""
-    voice = get_voice(voice_id)
-    values = combine(
-        svc.store.voice_settings.get(voice.voice_id), settings.model_dump() if settings else None
-    )
+    voice, values = voice_and_settings(svc, voice_id, settings)
     template = SpeechRequest.from_api(
         "",
         voice.voice_id,
@@ -273,6 +268,7 @@ async def _open(
     sock: _Socket,
     voice_id: str,
     query: StreamQuery,
+    fmt: OutputFormat,
     message: StreamMessage,
     tag: dict[str, str] | None = None,
 ) -> tuple[RealtimeStream, _Setup]:
@@ -289,9 +285,7 @@ async def _open(
     # Without sync_alignment a chunk's first moments go out on their own, ahead of the rest of its
     # audio, with the whole chunk's timings; with it, every message's timings lie within its audio.
     lead = 0.0 if query.sync_alignment else FIRST_BYTES_LEAD
-    stream = RealtimeStream(
-        sock.svc, template, _format(query), buffer, sock.send, tag, on_error=failed, lead=lead
-    )
+    stream = RealtimeStream(sock.svc, template, fmt, buffer, sock.send, tag, on_error=failed, lead=lead)
     return stream, setup
 
 
@@ -329,7 +323,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     try:
         query = _query(websocket)
         sock.timeout = query.inactivity_timeout
-        _format(query)
+        fmt = _format(query)
         first = await sock.receive()
         if first.text is None or first.text.strip() or first.text == "":
             raise StreamError(
@@ -337,7 +331,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
                 'The first message must initialize the stream: {"text": " "} with optional voice_settings '
                 "and generation_config.",
             )
-        stream, setup = await _open(sock, voice_id, query, first)
+        stream, setup = await _open(sock, voice_id, query, fmt, first)
         streams.append(stream)
         sock.busy = lambda: stream.busy
         while True:
@@ -368,7 +362,7 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
     try:
         query = _query(websocket)
         sock.timeout = query.inactivity_timeout
-        _format(query)
+        fmt = _format(query)
         while True:
             message = await sock.receive()
             if message.close_socket:
@@ -392,7 +386,7 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
                     raise StreamError(
                         "too_many_contexts", f"A socket may have at most {MAX_CONTEXTS} open contexts."
                     )
-                contexts[context_id] = await _open(sock, voice_id, query, message, tag)
+                contexts[context_id] = await _open(sock, voice_id, query, fmt, message, tag)
             stream, setup = contexts[context_id]
             setup.check_unchanged(message)
             # An empty text keeps the context alive (and the socket active); it does not end it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Annotated
@@ -21,9 +21,9 @@ from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
 from intone.admission.limiter import Slot
-from intone.api.errors import ApiError, documented
-from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody
-from intone.api.state import USAGE_SUBJECT, Services, services
+from intone.api.errors import documented
+from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody, dictionary_ids
+from intone.api.state import USAGE_SUBJECT, Services, services, voice_and_settings
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
@@ -33,9 +33,8 @@ from intone.audio.formats import (
     parse_output_format,
 )
 from intone.rendering import FIRST_BYTES_LEAD, Piece, render_async
-from intone.speech.settings import combine
+from intone.speech.dictionaries import check_exist
 from intone.speech.synthesizer import Plan, SpeechRequest
-from intone.speech.voices import get_voice
 
 router = APIRouter(tags=["text-to-speech"], responses=documented(400, 404))
 
@@ -102,14 +101,8 @@ async def _start(
     streaming: bool,
 ) -> _Job:
     fmt = parse_output_format(options.output_format, streaming=streaming)
-    if body.pronunciation_dictionary_locators:
-        missing = body.pronunciation_dictionary_locators[0].pronunciation_dictionary_id
-        raise ApiError(
-            404, "pronunciation_dictionary_not_found", f"Pronunciation dictionary '{missing}' was not found."
-        )
-    voice = get_voice(voice_id)
-    stored = await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id)
-    settings = combine(stored, body.voice_settings.model_dump() if body.voice_settings else None)
+    check_exist(dictionary_ids(body.pronunciation_dictionary_locators))
+    voice, settings = await run_in_threadpool(voice_and_settings, svc, voice_id, body.voice_settings)
     request = SpeechRequest.from_api(
         body.text,
         voice.voice_id,
@@ -163,13 +156,49 @@ class _AudioStream(StreamingResponse):
             self._slot.release()
 
 
-def _line(piece: Piece) -> bytes:
-    line = AudioWithTimestamps(
-        audio_base64=base64.b64encode(piece.audio).decode(),
-        alignment=CharacterAlignment.of([piece.alignment]),
-        normalized_alignment=CharacterAlignment.of([piece.normalized_alignment]),
+def _timed(audio: bytes, pieces: list[Piece]) -> AudioWithTimestamps:
+    return AudioWithTimestamps(
+        audio_base64=base64.b64encode(audio).decode(),
+        alignment=CharacterAlignment.of([piece.alignment for piece in pieces]),
+        normalized_alignment=CharacterAlignment.of([piece.normalized_alignment for piece in pieces]),
     )
+
+
+def _line(piece: Piece) -> bytes | None:
+    """One NDJSON line; None for a piece with neither audio nor timings."""
+    if not piece.audio and not piece.alignment.characters:
+        return None
+    line = _timed(piece.audio, [piece])
     return json.dumps(line.model_dump(), ensure_ascii=False).encode() + b"\n"
+
+
+async def _whole(
+    svc: Services, voice_id: str, body: TextToSpeechBody, options: _Options, request: Request
+) -> tuple[_Job, list[Piece], bytes]:
+    """Synthesizes a whole response: the job, its pieces, and all their audio."""
+    job = await _start(svc, voice_id, body, options, streaming=False)
+    pieces = await _collect(svc, job, request)
+    return job, pieces, _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
+
+
+async def _streamed(
+    svc: Services,
+    voice_id: str,
+    body: TextToSpeechBody,
+    options: _Options,
+    encode: Callable[[Piece], bytes | None],
+    media_type: str | None = None,
+) -> StreamingResponse:
+    """Streams `encode(piece)` for each piece (skipping None); the media type is the audio's unless given."""
+    job = await _start(svc, voice_id, body, options, streaming=True)
+
+    async def content() -> AsyncIterator[bytes]:
+        async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
+            async for piece in pieces:
+                if data := encode(piece):
+                    yield data
+
+    return _AudioStream(content(), media_type or job.fmt.media_type, job.headers, job.slot)
 
 
 def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
@@ -192,9 +221,7 @@ async def convert(
     svc: ServicesDep,
     options: Options,
 ) -> Response:
-    job = await _start(svc, voice_id, body, options, streaming=False)
-    pieces = await _collect(svc, job, request)
-    audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
+    job, _, audio = await _whole(svc, voice_id, body, options, request)
     return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
 
 
@@ -210,15 +237,7 @@ async def stream(
     svc: ServicesDep,
     options: StreamingOptions,
 ) -> StreamingResponse:
-    job = await _start(svc, voice_id, body, options, streaming=True)
-
-    async def audio() -> AsyncIterator[bytes]:
-        async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
-            async for piece in pieces:
-                if piece.audio:
-                    yield piece.audio
-
-    return _AudioStream(audio(), job.fmt.media_type, job.headers, job.slot)
+    return await _streamed(svc, voice_id, body, options, lambda piece: piece.audio)
 
 
 @router.post("/v1/text-to-speech/{voice_id}/with-timestamps", summary="Create speech with timing")
@@ -229,19 +248,9 @@ async def convert_with_timestamps(
     svc: ServicesDep,
     options: Options,
 ) -> AudioWithTimestamps:
-    job = await _start(svc, voice_id, body, options, streaming=False)
-    pieces = await _collect(svc, job, request)
-    audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
-    result = AudioWithTimestamps(
-        audio_base64=base64.b64encode(audio).decode(),
-        alignment=CharacterAlignment.of([piece.alignment for piece in pieces]),
-        normalized_alignment=CharacterAlignment.of([piece.normalized_alignment for piece in pieces]),
-    )
-    return _json_with_headers(result, job.headers)
-
-
-def _json_with_headers(result: AudioWithTimestamps, headers: dict[str, str]) -> Response:
-    return Response(result.model_dump_json(), media_type="application/json", headers=headers)
+    job, pieces, audio = await _whole(svc, voice_id, body, options, request)
+    result = _timed(audio, pieces)
+    return Response(result.model_dump_json(), media_type="application/json", headers=job.headers)
 
 
 @router.post(
@@ -261,12 +270,4 @@ async def stream_with_timestamps(
     svc: ServicesDep,
     options: StreamingOptions,
 ) -> StreamingResponse:
-    job = await _start(svc, voice_id, body, options, streaming=True)
-
-    async def lines() -> AsyncIterator[bytes]:
-        async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
-            async for piece in pieces:
-                if piece.audio or piece.alignment.characters:
-                    yield _line(piece)
-
-    return _AudioStream(lines(), "application/x-ndjson", job.headers, job.slot)
+    return await _streamed(svc, voice_id, body, options, _line, "application/x-ndjson")

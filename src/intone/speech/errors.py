@@ -25,6 +25,10 @@ class ModelCannotSpeak(SpeechError):
     status = "model_can_not_do_text_to_speech"
 
 
+class PronunciationDictionaryNotFound(SpeechError, LookupError):
+    status = "pronunciation_dictionary_not_found"
+
+
 class TextEmpty(SpeechError):
     status = "text_empty"
 
