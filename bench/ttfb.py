@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `tests.api.server` imports when run as a script
 
 import httpx  # noqa: E402
-from tests.api.server import start  # noqa: E402
+from tests.api.server import serving  # noqa: E402
 
 from intone.audio.encoders import StreamEncoder  # noqa: E402
 from intone.audio.formats import DEFAULT_FORMAT, parse_output_format  # noqa: E402
@@ -157,13 +157,9 @@ def row(case: Case, samples: Samples) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         (Path(data) / "server").mkdir()
-        server = start(Path(data) / "server")
-        try:
+        with serving(Path(data) / "server") as server, httpx.Client(timeout=120) as client:
             alone = EngineAlone(Path(data) / "bench")
-            with httpx.Client(timeout=120) as client:
-                rows = [row(case, run(case, client, server.url, alone)) for case in CASES]
-        finally:
-            server.stop()
+            rows = [row(case, run(case, client, server.url, alone)) for case in CASES]
     table = "\n".join(
         [
             "## Time to first byte",

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `tests.api.server` imports when run as a script
 
-from tests.api.server import start  # noqa: E402
+from tests.api.server import serving  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
@@ -166,12 +166,9 @@ def row(case: Case, rounds: list[Round]) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         (Path(data) / "server").mkdir()
-        server = start(Path(data) / "server")
-        try:
+        with serving(Path(data) / "server") as server:
             url = server.url.replace("http://", "ws://", 1)
             rows = [row(case, asyncio.run(run(url, case))) for case in CASES]
-        finally:
-            server.stop()
     table = "\n".join(
         [
             "## WebSocket latency",

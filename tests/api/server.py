@@ -9,6 +9,8 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,18 @@ def start(data_dir: Path, *args: str, env: dict[str, str] | None = None, scheme:
         server.stop()
         raise
     return server
+
+
+@contextmanager
+def serving(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, scheme: str = "http"
+) -> Iterator[Server]:
+    """`start`, then a graceful stop however the block ends."""
+    server = start(data_dir, *args, env=env, scheme=scheme)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def wait_ready(server: Server, ca: Path | None = None, timeout: float = 120) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.server import Server, start
+from tests.api.server import Server, serving
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +58,8 @@ print("bytes", len(audio))
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory) -> Iterator[tuple[Server, Path]]:
     data = tmp_path_factory.mktemp("intone-tls")
-    running = start(data, "--tls-self-signed", scheme="https")
-    yield running, data / "tls" / "ca.pem"
-    running.stop()
+    with serving(data, "--tls-self-signed", scheme="https") as running:
+        yield running, data / "tls" / "ca.pem"
 
 
 def _realtime(server: Server, ca: Path, voice: str, out: Path) -> subprocess.CompletedProcess[str]:

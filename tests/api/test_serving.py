@@ -14,7 +14,7 @@ import pytest
 
 from intone.audio.formats import parse_output_format
 from intone.tls import ensure_self_signed
-from tests.api.server import start
+from tests.api.server import serving
 from tests.audio.test_encoders import decode
 
 pytestmark = pytest.mark.slow
@@ -66,8 +66,7 @@ def test_client_that_disconnects_frees_its_slot_and_logs_no_crash(server):
 
 
 def test_graceful_stop_lets_a_stream_finish(tmp_path):
-    running = start(tmp_path)
-    try:
+    with serving(tmp_path) as running:
         text = "A stream that is still running when the server is told to stop. " * 4
         with (
             httpx.Client(base_url=running.url, timeout=60) as client,
@@ -87,13 +86,10 @@ def test_graceful_stop_lets_a_stream_finish(tmp_path):
         # uvicorn re-raises the signal once shut down, so a graceful stop still ends "killed by SIGTERM".
         assert running.process.wait(30) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in running.log_text()
-    finally:
-        running.stop()
 
 
 def test_self_signed_tls_serves_the_sdk(tmp_path):
-    running = start(tmp_path, "--tls-self-signed", scheme="https")
-    try:
+    with serving(tmp_path, "--tls-self-signed", scheme="https") as running:
         assert "SSL_CERT_FILE" in running.log_text()
         script = (
             "import sys\n"
@@ -109,26 +105,20 @@ def test_self_signed_tls_serves_the_sdk(tmp_path):
         assert int(done.stdout) > 5
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{running.url}/health")  # not trusted without the CA
-    finally:
-        running.stop()
 
 
 def test_serves_tls_with_a_given_certificate(tmp_path):
     files = ensure_self_signed(tmp_path / "tls", ["127.0.0.1"])  # stands in for an operator's own files
-    running = start(
+    with serving(
         tmp_path, "--ssl-certfile", str(files.cert), "--ssl-keyfile", str(files.key), scheme="https"
-    )
-    try:
+    ) as running:
         verify = ssl.create_default_context(cafile=files.ca_cert)
         assert httpx.get(f"{running.url}/health", verify=verify).json() == {"status": "ok"}
         assert "SSL_CERT_FILE" not in running.log_text()  # nothing self-signed was announced
-    finally:
-        running.stop()
 
 
 def test_several_workers_share_one_port(tmp_path):
-    running = start(tmp_path, "--workers", "2")
-    try:
+    with serving(tmp_path, "--workers", "2") as running:
         with httpx.Client(base_url=running.url, timeout=60) as client:
             for _ in range(4):
                 response = client.post(
@@ -136,5 +126,3 @@ def test_several_workers_share_one_port(tmp_path):
                 )
                 assert response.status_code == 200
         assert running.log_text().count("Started server process") == 2
-    finally:
-        running.stop()
