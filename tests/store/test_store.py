@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,34 +20,27 @@ def url_for(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(url_for(tmp_path / "intone.db"))
-    store.migrate()
-    yield store
-    store.close()
-
-
-def test_fresh_database_migrates_to_head(tmp_path: Path) -> None:
-    path = tmp_path / "intone.db"
-    store = Store(url_for(path))
+def test_fresh_database_migrates_to_head(database_url: str) -> None:
+    store = Store(database_url)
     store.migrate()
     store.migrate()  # a second start finds nothing to do
     store.close()
 
-    engine = create_engine(url_for(path))
+    engine = create_engine(database_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
         # The hand-written migration builds exactly what the models describe.
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()
 
 
-def test_sqlite_connections_are_tuned(store: Store) -> None:
+def test_sqlite_connections_are_tuned(tmp_path: Path) -> None:
+    store = Store(url_for(tmp_path / "intone.db"))
     with store._engine.connect() as conn:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
 
 
 def test_in_memory_database_migrates() -> None:
@@ -88,7 +80,7 @@ def test_two_processes_migrating_at_once(tmp_path: Path) -> None:
         assert run.returncode == 0, stderr
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
     engine.dispose()
 
 

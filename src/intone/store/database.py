@@ -5,16 +5,20 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from intone.store.tables import Base
+from intone.store.history import History
+from intone.store.keys import Keys
+from intone.store.tables import Base, InstallationRow
+from intone.store.tokens import Tokens
 from intone.store.usage import Usage
 from intone.store.voice_settings import VoiceSettings
 
@@ -49,6 +53,9 @@ class Store:
         insert = _upsert_factory(self._engine.dialect.name)
         self.voice_settings = VoiceSettings(self._engine, insert)
         self.usage = Usage(self._engine, insert)
+        self.keys = Keys(self._engine)
+        self.tokens = Tokens(self._engine)
+        self.history = History(self._engine)
 
     def migrate(self) -> None:
         """Bring the schema up to the newest migration; a no-op when it already is.
@@ -65,6 +72,12 @@ class Store:
             # env.py runs on this connection, inside this transaction, instead of opening its own.
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+
+    def installed_at(self) -> datetime:
+        """When this database was set up."""
+        with self._engine.connect() as conn:
+            created = conn.execute(select(InstallationRow.created_at)).scalar_one()
+        return created if created.tzinfo else created.replace(tzinfo=UTC)
 
     def close(self) -> None:
         """Close the pooled connections; the Store is not used afterwards."""

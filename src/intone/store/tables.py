@@ -1,11 +1,11 @@
-"""The SQLAlchemy models behind the store: saved voice settings and character usage per subject."""
+"""The SQLAlchemy models behind the store: voice settings, usage, API keys, single-use tokens, history."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Float, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Float, LargeBinary, MetaData, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,3 +46,64 @@ class UsageRow(Base):
     subject: Mapped[str] = mapped_column(primary_key=True)
     characters: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    """An API key: only a hash of the secret is kept, with what the key may do and how much."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    secret_hash: Mapped[str] = mapped_column(unique=True)
+    hint: Mapped[str]  # the secret's first and last characters, to tell keys apart in a listing
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    character_limit: Mapped[int | None] = mapped_column(BigInteger)
+    tier: Mapped[str]
+    disabled: Mapped[bool] = mapped_column(server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SingleUseTokenRow(Base):
+    """A single-use token (hashed), good once before it expires, acting for the key that made it."""
+
+    __tablename__ = "single_use_tokens"
+
+    token_hash: Mapped[str] = mapped_column(primary_key=True)
+    key_id: Mapped[str]
+    token_type: Mapped[str]
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class HistoryRow(Base):
+    """One logged generation: what was asked for, by whom, and (while kept) the audio it made."""
+
+    __tablename__ = "history"
+
+    history_item_id: Mapped[str] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(index=True)  # the key (subject) that made it
+    request_id: Mapped[str] = mapped_column(index=True)
+    voice_id: Mapped[str]
+    voice_name: Mapped[str]
+    voice_category: Mapped[str]
+    model_id: Mapped[str]
+    text: Mapped[str] = mapped_column(Text)
+    characters: Mapped[int]
+    character_count_change_from: Mapped[int] = mapped_column(BigInteger)
+    character_count_change_to: Mapped[int] = mapped_column(BigInteger)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    output_format: Mapped[str]
+    content_type: Mapped[str]
+    source: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary)
+    audio_size: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class InstallationRow(Base):
+    """One row: when this database was set up, the local account's creation time."""
+
+    __tablename__ = "installation"
+
+    installation_id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -32,6 +32,27 @@ class Usage:
         with self._engine.begin() as conn:
             return conn.execute(stmt).scalar_one()
 
+    def charge(self, subject: str, characters: int, limit: int | None) -> int | None:
+        """Add `characters` unless that would take the total past `limit` (None: no limit): the new total,
+        or None when the charge was refused and nothing changed.
+
+        The check and the addition are one statement, so parallel charges (from any number of server
+        processes on one database) can never overspend the limit between them.
+        """
+        if limit is None:
+            return self.add(subject, characters)
+        if characters > limit:
+            return None
+        now = datetime.now(UTC)
+        stmt = self._insert(UsageRow).values(subject=subject, characters=characters, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[UsageRow.subject],
+            set_={"characters": UsageRow.characters + stmt.excluded.characters, "updated_at": now},
+            where=UsageRow.characters + stmt.excluded.characters <= limit,
+        ).returning(UsageRow.characters)
+        with self._engine.begin() as conn:
+            return conn.execute(stmt).scalar()
+
     def get(self, subject: str) -> int:
         """The subject's total so far; 0 when nothing was recorded."""
         with self._engine.connect() as conn:

@@ -1,0 +1,1 @@
+"""Who is calling and what they may do: API keys, scopes, tiers and single-use tokens."""

@@ -1,0 +1,84 @@
+"""Keys and quota charging in the store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from intone.accounts.scopes import DEFAULT_SCOPES, Scope
+from intone.store.database import Store
+
+
+def test_a_key_is_found_by_its_secret_only(store: Store) -> None:
+    key, secret = store.keys.create("ci", frozenset({Scope.TEXT_TO_SPEECH}), 500, "free")
+    found = store.keys.authenticate(secret)
+    assert found == key
+    assert found.scopes == {Scope.TEXT_TO_SPEECH} and found.character_limit == 500 and found.tier == "free"
+    assert store.keys.authenticate(secret[:-1] + ("0" if secret[-1] != "0" else "1")) is None
+    assert secret not in repr(store.keys.list())  # only the hint is kept
+    assert key.hint.startswith(secret[:7]) and key.hint.endswith(secret[-4:])
+
+
+def test_keys_change_and_go(store: Store) -> None:
+    key, secret = store.keys.create("ops", DEFAULT_SCOPES, None, "pro")
+    assert store.keys.any_enabled()
+    changed = store.keys.update(key.key_id, {"disabled": True, "character_limit": 10, "tier": "scale"})
+    assert changed is not None and (changed.disabled, changed.character_limit, changed.tier) == (
+        True,
+        10,
+        "scale",
+    )
+    assert not store.keys.any_enabled()
+    assert store.keys.update(key.key_id, {"character_limit": None}).character_limit is None
+    assert store.keys.update("key_missing", {"disabled": True}) is None
+    assert store.keys.delete(key.key_id) and not store.keys.delete(key.key_id)
+    assert store.keys.authenticate(secret) is None
+
+
+def test_charges_stop_exactly_at_the_limit(store: Store) -> None:
+    assert store.usage.charge("k", 60, 100) == 60
+    assert store.usage.charge("k", 50, 100) is None
+    assert store.usage.get("k") == 60
+    assert store.usage.charge("k", 40, 100) == 100
+    assert store.usage.charge("k", 1, 100) is None
+    assert store.usage.charge("fresh", 101, 100) is None  # a first charge over the limit creates nothing
+    assert store.usage.get("fresh") == 0
+    assert store.usage.charge("open", 10**9, None) == 10**9
+
+
+def test_fifty_parallel_charges_never_overspend(store: Store) -> None:
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(lambda _: store.usage.charge("busy", 7, 100), range(50)))
+    granted = [total for total in results if total is not None]
+    assert len(granted) == 100 // 7
+    assert sorted(granted) == [7 * n for n in range(1, len(granted) + 1)]
+    assert store.usage.get("busy") == 7 * len(granted)
+
+
+def test_committed_keys_and_usage_survive_kill_9(database_url: str) -> None:
+    Store(database_url).migrate()
+    script = (
+        "import sys, time\n"
+        "from intone.accounts.scopes import DEFAULT_SCOPES\n"
+        "from intone.store.database import Store\n"
+        "store = Store(sys.argv[1])\n"
+        "key, _ = store.keys.create('survivor', DEFAULT_SCOPES, 1000, 'pro')\n"
+        "store.usage.charge(key.key_id, 123, 1000)\n"
+        "print(key.key_id, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, database_url], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    key_id = process.stdout.readline().strip()
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    reopened = Store(database_url)
+    try:
+        assert reopened.keys.get(key_id) is not None
+        assert reopened.usage.get(key_id) == 123
+    finally:
+        reopened.close()
