@@ -1,0 +1,126 @@
+"""Gates: named counters of requests in flight, each with a limit and a priority queue in front.
+
+A request that finds its gate full waits: higher priority first, first come first served within a
+priority. The wait is bounded by a deadline, and the queue by a length; either ends in `GateTimeout`
+or `GateFull`. `LocalGates` keeps all this in the process; `intone.cluster.gates.RedisGates` keeps it
+in Redis so that every replica sees the same counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class GateFull(Exception):
+    """The queue in front of the gate is as long as it may be."""
+
+
+class GateTimeout(Exception):
+    """The deadline passed before a place came free."""
+
+
+@dataclass
+class Hold:
+    """A place inside a gate. `release` gives it back; calling it again does nothing."""
+
+    current: int  # requests inside the gate, this one included, when it entered
+    _release: Callable[[], Awaitable[None]]
+    _released: bool = field(default=False, init=False)
+
+    async def release(self) -> None:
+        if not self._released:
+            self._released = True
+            await self._release()
+
+
+class Gates(Protocol):
+    async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
+        """Enter gate `name` (at most `limit` inside), waiting until the monotonic `deadline` at most.
+        Raises GateFull or GateTimeout."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(order=True)
+class _Waiter:
+    rank: tuple[int, int]  # (-priority, arrival): heapq pops the smallest
+    admitted: asyncio.Future[int] = field(compare=False)
+
+
+class _Gate:
+    def __init__(self) -> None:
+        self.inside = 0
+        self.limit = 1
+        self.waiting: list[_Waiter] = []
+
+    def admit_waiters(self) -> None:
+        while self.waiting and self.inside < self.limit:
+            waiter = heapq.heappop(self.waiting)
+            if not waiter.admitted.done():  # a cancelled waiter left its place without admission
+                self.inside += 1
+                waiter.admitted.set_result(self.inside)
+
+
+class LocalGates:
+    """Gates in this process (one event loop)."""
+
+    def __init__(self, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self._gates: dict[str, _Gate] = {}
+        self._arrivals = itertools.count()
+
+    def inside(self, name: str) -> int:
+        gate = self._gates.get(name)
+        return gate.inside if gate else 0
+
+    def waiting(self, name: str) -> int:
+        gate = self._gates.get(name)
+        return sum(not waiter.admitted.done() for waiter in gate.waiting) if gate else 0
+
+    async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
+        gate = self._gates.setdefault(name, _Gate())
+        gate.limit = limit
+        gate.admit_waiters()  # a raised limit lets waiters in
+        if not gate.waiting and gate.inside < limit:
+            gate.inside += 1
+            return self._hold(name, gate, gate.inside)
+        if self.waiting(name) >= self.max_waiting:
+            raise GateFull(name)
+        waiter = _Waiter((-priority, next(self._arrivals)), asyncio.get_running_loop().create_future())
+        heapq.heappush(gate.waiting, waiter)
+        try:
+            current = await asyncio.wait_for(asyncio.shield(waiter.admitted), deadline - time.monotonic())
+        except (TimeoutError, asyncio.CancelledError) as error:
+            if waiter.admitted.done() and not waiter.admitted.cancelled():
+                # Admitted just as the wait ended: give the place to the next one.
+                await self._leave(name, gate)
+            else:
+                waiter.admitted.cancel()
+                gate.waiting = [w for w in gate.waiting if w is not waiter]
+                heapq.heapify(gate.waiting)
+            if isinstance(error, TimeoutError):
+                raise GateTimeout(name) from None
+            raise
+        return self._hold(name, gate, current)
+
+    def _hold(self, name: str, gate: _Gate, current: int) -> Hold:
+        async def release() -> None:
+            await self._leave(name, gate)
+
+        return Hold(current, release)
+
+    async def _leave(self, name: str, gate: _Gate) -> None:
+        gate.inside -= 1
+        gate.admit_waiters()
+        if gate.inside == 0 and not gate.waiting:
+            self._gates.pop(name, None)
+
+    async def close(self) -> None:
+        return None
