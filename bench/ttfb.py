@@ -157,7 +157,10 @@ def row(case: Case, samples: Samples) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         (Path(data) / "server").mkdir()
-        with serving(Path(data) / "server") as server, httpx.Client(timeout=120) as client:
+        with (
+            serving(Path(data) / "server") as server,
+            httpx.Client(timeout=120, headers=server.headers) as client,
+        ):
             alone = EngineAlone(Path(data) / "bench")
             rows = [row(case, run(case, client, server.url, alone)) for case in CASES]
     table = "\n".join(

@@ -105,7 +105,7 @@ def _words(text: str) -> list[str]:
     return [word + " " for word in words[:-1]] + [words[-1]]
 
 
-async def one_round(url: str, case: Case) -> Round:
+async def one_round(url: str, key: str, case: Case) -> Round:
     query = {"model_id": case.model_id, **({"language_code": case.language} if case.language else {})}
     target = "".join(case.text.split())
 
@@ -120,7 +120,8 @@ async def one_round(url: str, case: Case) -> Round:
     def final(messages: list[dict[str, Any]]) -> bool:
         return bool(messages[-1].get("isFinal"))
 
-    async with connect(f"{url}/v1/text-to-speech/{VOICE}/stream-input?{urlencode(query)}") as ws:
+    address = f"{url}/v1/text-to-speech/{VOICE}/stream-input?{urlencode(query)}"
+    async with connect(address, additional_headers={"xi-api-key": key}) as ws:
         arrivals = Arrivals()
         reader = asyncio.create_task(arrivals.read(ws))
         try:
@@ -147,9 +148,9 @@ async def one_round(url: str, case: Case) -> Round:
     return Round(first - flushed, whole - flushed, done - ended)
 
 
-async def run(url: str, case: Case) -> list[Round]:
-    await one_round(url, case)  # warm-up: the engine's first use of this voice and caches
-    return [await one_round(url, case) for _ in range(ROUNDS)]
+async def run(url: str, key: str, case: Case) -> list[Round]:
+    await one_round(url, key, case)  # warm-up: the engine's first use of this voice and caches
+    return [await one_round(url, key, case) for _ in range(ROUNDS)]
 
 
 def ms(values: list[float]) -> str:
@@ -168,7 +169,7 @@ def main() -> None:
         (Path(data) / "server").mkdir()
         with serving(Path(data) / "server") as server:
             url = server.url.replace("http://", "ws://", 1)
-            rows = [row(case, asyncio.run(run(url, case))) for case in CASES]
+            rows = [row(case, asyncio.run(run(url, server.api_key, case))) for case in CASES]
     table = "\n".join(
         [
             "## WebSocket latency",

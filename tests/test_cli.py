@@ -83,7 +83,40 @@ def test_say_refuses_empty_and_overlong_text(tmp_path, capsys):
     assert "at most 5000 characters" in capsys.readouterr().err
 
 
-def test_serve_refuses_a_public_address_without_authentication(capsys):
+def test_serve_refuses_a_public_address_without_keys_or_with_auth_off(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path))
     assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
     error = capsys.readouterr().err
-    assert "0.0.0.0" in error and "loopback" in error
+    assert "0.0.0.0" in error and "intone keys create" in error
+    monkeypatch.setenv("INTONE_AUTH", "off")
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "loopback" in capsys.readouterr().err
+
+
+def test_keys_are_shown_once_and_listed_without_their_secret(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path))
+    assert main(["keys", "create", "--name", "ci", "--scopes", "text_to_speech,models_read"]) == 0
+    secret = capsys.readouterr().out.strip()
+    assert secret.startswith("sk_") and len(secret) == 51
+    assert main(["keys", "create", "--name", "quota", "--character-limit", "100", "--tier", "free"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert secret not in listing and secret[-4:] in listing
+    assert "0/100 credits" in listing and "free" in listing and "models_read, text_to_speech" in listing
+    key_id = listing.split()[0]
+    assert main(["keys", "disable", key_id]) == 0
+    assert main(["keys", "list"]) == 0
+    assert "disabled" in capsys.readouterr().out.splitlines()[0]
+    assert main(["keys", "enable", key_id]) == 0
+    assert main(["keys", "delete", key_id]) == 0
+    assert main(["keys", "delete", key_id]) == 1
+    assert "no key" in capsys.readouterr().err
+
+
+def test_keys_create_refuses_unknown_scopes_and_tiers(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path))
+    assert main(["keys", "create", "--name", "x", "--scopes", "speak_loudly"]) == 2
+    assert "unknown scope(s) speak_loudly" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["keys", "create", "--name", "x", "--tier", "platinum"])

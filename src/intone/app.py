@@ -14,15 +14,20 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+import redis
+import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intone import redaction
-from intone.admission.limiter import Limiter
-from intone.api import errors, models, stream_input, text_to_speech, user, voices
-from intone.api.state import Services
+from intone.admission.admission import Admission
+from intone.admission.gates import Gates, LocalGates
+from intone.api import errors, history, keys, models, stream_input, text_to_speech, tokens, user, voices
+from intone.api.state import Services, TokenStore
+from intone.cluster.gates import RedisGates
+from intone.cluster.tokens import RedisTokens
 from intone.config import Settings
 from intone.engines.registry import EngineSet
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
@@ -76,6 +81,21 @@ def _warm_up(synthesizer: Synthesizer, ready: threading.Event) -> None:
     ready.set()
 
 
+@asynccontextmanager
+async def _shared_state(settings: Settings, store: Store) -> AsyncIterator[tuple[Gates, TokenStore]]:
+    """Per-key concurrency and single-use tokens: in Redis when replicas share them, else local."""
+    if settings.redis_url is None:
+        yield LocalGates(settings.max_queued_requests), store.tokens
+        return
+    shared = redis.asyncio.Redis.from_url(settings.redis_url)
+    tokens = redis.Redis.from_url(settings.redis_url)
+    try:
+        yield RedisGates(shared, settings.max_queued_requests), RedisTokens(tokens)
+    finally:
+        await shared.aclose()
+        tokens.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -84,24 +104,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store(settings.database())
         store.migrate()
         executor = ThreadPoolExecutor(settings.engine_workers, thread_name_prefix="engine")
-        svc = Services(
-            settings=settings,
-            synthesizer=Synthesizer(EngineSet(settings.data_dir, settings.engine_threads)),
-            store=store,
-            limiter=Limiter(settings.max_concurrent_requests),
-            executor=executor,
-        )
-        app.state.services = svc
-        if settings.warm_up:
-            args = (svc.synthesizer, svc.ready)
-            threading.Thread(target=_warm_up, args=args, name="warm-up", daemon=True).start()
-        else:
-            svc.ready.set()
-        try:
-            yield
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            store.close()
+        async with _shared_state(settings, store) as (key_gates, token_store):
+            admission = Admission(
+                key_gates,
+                LocalGates(settings.max_queued_requests),
+                settings.max_concurrent_requests,
+                settings.queue_timeout,
+            )
+            svc = Services(
+                settings=settings,
+                synthesizer=Synthesizer(EngineSet(settings.data_dir, settings.engine_threads)),
+                store=store,
+                admission=admission,
+                tokens=token_store,
+                executor=executor,
+            )
+            app.state.services = svc
+            if settings.warm_up:
+                args = (svc.synthesizer, svc.ready)
+                threading.Thread(target=_warm_up, args=args, name="warm-up", daemon=True).start()
+            else:
+                svc.ready.set()
+            try:
+                yield
+            finally:
+                executor.shutdown(wait=True, cancel_futures=True)
+                await admission.close()
+                store.close()
 
     # The documentation pages come with their scripts: a browser offline (or air-gapped) still renders them.
     app = FastAPIOffline(
@@ -113,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     redaction.install()
     app.add_middleware(RequestId)
-    for module in (text_to_speech, stream_input, models, voices, user):
+    for module in (text_to_speech, stream_input, models, voices, user, history, tokens, keys):
         app.include_router(module.router)
 
     @app.get("/health", tags=["service"], summary="The process is up")

@@ -1,4 +1,4 @@
-"""The `intone` command: serve, say, voices, models."""
+"""The `intone` command: serve, say, keys, voices, models."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import argparse
 import ipaddress
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from intone.accounts.scopes import Scope, parse_scopes
+from intone.accounts.tiers import DEFAULT_TIER, TIERS
 from intone.api.schemas import CharacterAlignment
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
@@ -30,6 +32,7 @@ from intone.speech.errors import SpeechError
 from intone.speech.models import MODELS, spoken_languages
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import VOICES
+from intone.store.database import Store
 from intone.tls import ensure_self_signed, trust_hint
 
 _EXTENSION_FORMATS = {
@@ -83,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
     serve.set_defaults(run=_serve)
+
+    _keys_parser(commands.add_parser("keys", help="create, list, disable, enable and delete API keys"))
 
     voices = commands.add_parser("voices", help="list the voices")
     voices.set_defaults(run=_voices)
@@ -161,13 +166,15 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
-    if not _is_loopback(args.host):
+    if refusal := _unsafe_bind(settings, args.host):
+        print(f"intone: refusing to listen on {args.host}: {refusal}", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.redis_url is None:
         print(
-            f"intone: refusing to listen on {args.host}: this build has no API keys yet, so only loopback "
-            "addresses (127.0.0.1, ::1, localhost) may be served.",
+            "intone: note: without INTONE_REDIS_URL each of the worker processes counts concurrent requests "
+            "per key on its own; quotas are shared through the database.",
             file=sys.stderr,
         )
-        return 2
     certfile, keyfile = args.ssl_certfile, args.ssl_keyfile
     if args.tls_self_signed:
         if certfile or keyfile:
@@ -195,6 +202,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unsafe_bind(settings: Settings, host: str) -> str | None:
+    """Why serving on `host` would expose the API without authentication; None when it would not."""
+    if _is_loopback(host):
+        return None
+    if settings.auth == "off":
+        return "INTONE_AUTH=off is allowed on loopback addresses only (127.0.0.1, ::1, localhost)."
+    store = _store(settings)
+    try:
+        if not store.keys.any_enabled():
+            return "there is no enabled API key to use it with. Create one: intone keys create --name NAME"
+    finally:
+        store.close()
+    return None
+
+
+def _store(settings: Settings) -> Store:
+    store = Store(settings.database())
+    store.migrate()
+    return store
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -219,3 +247,86 @@ def _models(_: argparse.Namespace) -> int:
         print(f"{model.model_id:<24} engines={'/'.join(model.engines)} limit={model.character_limit}")
         print(f"{'':<24} languages: {', '.join(f'{languages.name(code)} ({code})' for code in langs)}")
     return 0
+
+
+def _keys_parser(keys: argparse.ArgumentParser) -> None:
+    actions = keys.add_subparsers(required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a key; its secret is printed once, on standard output")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scopes",
+        nargs="+",
+        default=None,
+        help=f"what it may do (default: all but admin): {', '.join(scope.value for scope in Scope)}",
+    )
+    create.add_argument("--character-limit", type=int, default=None, help="credit quota (default: none)")
+    create.add_argument("--tier", default=DEFAULT_TIER, choices=list(TIERS), help="concurrency and priority")
+    create.set_defaults(run=_keys_create)
+    listing = actions.add_parser("list", help="list the keys (never their secrets)")
+    listing.set_defaults(run=_keys_list)
+    for name, run, what in (
+        ("disable", _keys_disable, "refuse the key from now on (it is kept)"),
+        ("enable", _keys_enable, "accept a disabled key again"),
+        ("delete", _keys_delete, "delete the key"),
+    ):
+        action = actions.add_parser(name, help=what)
+        action.add_argument("key_id")
+        action.set_defaults(run=run)
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    if args.character_limit is not None and args.character_limit < 0:
+        raise ValueError("--character-limit must be 0 or more")
+    scopes = parse_scopes(
+        [name for value in args.scopes for name in value.split(",") if name] if args.scopes else None
+    )
+    store = _store(Settings())
+    try:
+        key, secret = store.keys.create(args.name, scopes, args.character_limit, args.tier)
+    finally:
+        store.close()
+    print(f"created {key.key_id} ({key.name}); the key is shown only now:", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def _keys_list(_: argparse.Namespace) -> int:
+    store = _store(Settings())
+    try:
+        rows = [(key, store.usage.get(key.key_id)) for key in store.keys.list()]
+    finally:
+        store.close()
+    for key, used in rows:
+        limit = "unlimited" if key.character_limit is None else str(key.character_limit)
+        state = "disabled" if key.disabled else "enabled"
+        print(f"{key.key_id}  {key.name:<16} {key.hint}  {key.tier:<10} {used}/{limit} credits  {state}")
+        print(f"{'':<22}scopes: {', '.join(sorted(key.scopes))}")
+    return 0
+
+
+def _keys_change(key_id: str, change: Callable[[Store], bool]) -> int:
+    store = _store(Settings())
+    try:
+        found = change(store)
+    finally:
+        store.close()
+    if not found:
+        print(f"intone: there is no key {key_id!r} (see intone keys list)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _keys_disable(args: argparse.Namespace) -> int:
+    return _keys_change(
+        args.key_id, lambda store: store.keys.update(args.key_id, {"disabled": True}) is not None
+    )
+
+
+def _keys_enable(args: argparse.Namespace) -> int:
+    return _keys_change(
+        args.key_id, lambda store: store.keys.update(args.key_id, {"disabled": False}) is not None
+    )
+
+
+def _keys_delete(args: argparse.Namespace) -> int:
+    return _keys_change(args.key_id, lambda store: store.keys.delete(args.key_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,11 @@ def _default_engine_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _default_max_concurrent() -> int:
+    # Two requests per core keep every core busy between one request's chunks; more only slows them all.
+    return 2 * max(1, os.cpu_count() or 1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTONE_", env_file=".env", extra="ignore")
 
@@ -35,10 +41,34 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the database (default: SQLite in the data directory)."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL: concurrency counts, queues and single-use tokens shared by every replica.",
+    )
+    auth: Literal["required", "off"] = Field(
+        default="required",
+        description="'off' serves requests without an API key as one local account (loopback only).",
+    )
+    local_tier: str = Field(
+        default="enterprise", description="The tier of the local account that serves requests with auth off."
+    )
     max_concurrent_requests: int = Field(
-        default=8,
+        default_factory=_default_max_concurrent,
         ge=1,
-        description="Synthesis requests served at once by one server process; more wait their turn.",
+        description="Synthesis requests run at once by one server process, whatever the keys (default: "
+        "two per core); more wait in the priority queue.",
+    )
+    queue_timeout: float = Field(
+        default=30.0, ge=0, description="Seconds a request may wait for a place before it gets a 429."
+    )
+    max_queued_requests: int = Field(
+        default=100, ge=0, description="Requests that may wait at once per key and group, and per server."
+    )
+    history_max_audio_mb: float = Field(
+        default=1024, ge=0, description="Audio kept in each key's history, in MB; the oldest goes first."
+    )
+    history_max_age_days: float = Field(
+        default=30, ge=0, description="Days a history item keeps its audio (the item itself stays)."
     )
     warm_up: bool = Field(default=True, description="Load and exercise every engine when the server starts.")
     shutdown_grace: float = Field(

@@ -31,6 +31,11 @@ class Server:
     process: subprocess.Popen[bytes]
     url: str
     log: Path
+    api_key: str  # an enterprise-tier key with every scope but admin
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"xi-api-key": self.api_key}
 
     def stop(self, timeout: float = 30) -> int:
         if self.process.poll() is None:
@@ -51,6 +56,7 @@ def start(data_dir: Path, *args: str, env: dict[str, str] | None = None, scheme:
     port = free_port()
     log = data_dir / f"server-{port}.log"
     full_env = {**os.environ, "INTONE_DATA_DIR": str(data_dir), **(env or {})}
+    api_key = create_key(full_env, "tests", tier="enterprise")
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [str(INTONE), "serve", "--port", str(port), *args],
@@ -58,7 +64,7 @@ def start(data_dir: Path, *args: str, env: dict[str, str] | None = None, scheme:
             stderr=subprocess.STDOUT,
             env=full_env,
         )
-    server = Server(process, f"{scheme}://127.0.0.1:{port}", log)
+    server = Server(process, f"{scheme}://127.0.0.1:{port}", log, api_key)
     try:
         wait_ready(server, ca=data_dir / "tls" / "ca.pem" if scheme == "https" else None)
     except BaseException:
@@ -77,6 +83,18 @@ def serving(
         yield server
     finally:
         server.stop()
+
+
+def create_key(env: dict[str, str], name: str, *options: str, tier: str = "pro") -> str:
+    """A new key in the database `env` points the server at, made with `intone keys create`."""
+    done = subprocess.run(
+        [str(INTONE), "keys", "create", "--name", name, "--tier", tier, *options],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
 
 
 def wait_ready(server: Server, ca: Path | None = None, timeout: float = 120) -> None:

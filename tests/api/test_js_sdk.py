@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from intone.audio.formats import parse_output_format
+from tests.api.server import Server
 from tests.audio.test_encoders import decode
 
 pytestmark = pytest.mark.slow
@@ -18,9 +20,10 @@ GEORGE = "JBFqnCBsd6RMkjVDRZzb"
 TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
 
 
-def run(scenario: str, base_url: str, **args: object) -> dict:
+def run(scenario: str, server: Server, **args: object) -> dict:
     done = subprocess.run(
-        ["node", str(CLIENT), scenario, base_url, json.dumps(args)],
+        ["node", str(CLIENT), scenario, server, json.dumps(args)],
+        env={**os.environ, "ELEVENLABS_API_KEY": server.api_key},
         capture_output=True,
         text=True,
         timeout=120,
@@ -37,7 +40,7 @@ def _seconds(path: Path, output_format: str) -> float:
 
 def test_convert(server, tmp_path):
     out = tmp_path / "convert.mp3"
-    result = run("convert", server.url, voiceId=GEORGE, text=TEXT, modelId="eleven_flash_v2_5", out=str(out))
+    result = run("convert", server, voiceId=GEORGE, text=TEXT, modelId="eleven_flash_v2_5", out=str(out))
     assert result["contentType"] == "audio/mpeg"
     assert result["characterCount"] == len(TEXT)
     assert len(result["requestId"]) == 32
@@ -79,27 +82,27 @@ def test_stream_with_timestamps(server, tmp_path):
 
 def test_convert_with_timestamps(server, tmp_path):
     out = tmp_path / "timed.mp3"
-    result = run("convertWithTimestamps", server.url, voiceId=GEORGE, text="Hello world.", out=str(out))
+    result = run("convertWithTimestamps", server, voiceId=GEORGE, text="Hello world.", out=str(out))
     assert result["characters"] == "Hello world."
     assert _seconds(out, "mp3_44100_128") > 0.5
 
 
 def test_catalog_and_account_parse(server):
-    models = run("models", server.url)
+    models = run("models", server)
     assert "eleven_multilingual_v2" in models["modelIds"]
-    page = run("voicesSearch", server.url, pageSize=5)
+    page = run("voicesSearch", server, pageSize=5)
     assert (page["count"], page["hasMore"], page["totalCount"]) == (5, True, 12)
-    assert run("voicesGetAll", server.url)["count"] == 12
-    assert run("voiceGet", server.url, voiceId=GEORGE)["name"] == "George"
-    assert run("user", server.url)["userId"]
-    subscription = run("subscription", server.url)
+    assert run("voicesGetAll", server)["count"] == 12
+    assert run("voiceGet", server, voiceId=GEORGE)["name"] == "George"
+    assert run("user", server)["userId"]
+    subscription = run("subscription", server)
     assert subscription["characterLimit"] > subscription["characterCount"]
 
 
 def test_errors(server):
-    missing = run("error", server.url, voiceId="nope", text="Hi", maxRetries=0)
+    missing = run("error", server, voiceId="nope", text="Hi", maxRetries=0)
     assert (missing["name"], missing["statusCode"]) == ("ElevenLabsError", 404)
     assert missing["body"]["detail"]["status"] == "voice_not_found"
     # (An unknown output_format never leaves the JS SDK: it validates that enum itself.)
-    unknown = run("error", server.url, voiceId=GEORGE, text="Hi", modelId="eleven_nonexistent", maxRetries=0)
+    unknown = run("error", server, voiceId=GEORGE, text="Hi", modelId="eleven_nonexistent", maxRetries=0)
     assert (unknown["statusCode"], unknown["body"]["detail"]["status"]) == (400, "model_not_found")

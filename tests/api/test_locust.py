@@ -46,6 +46,8 @@ def test_scale_script_runs_without_failures(server, tmp_path):
             server.url.replace("http://", "ws://", 1),  # the script appends the path to a WebSocket base
             "--voice-id",
             GEORGE,
+            "--api-key",
+            server.api_key,
             # Piper keeps three concurrent users well inside the script's 10 s per-message timeout.
             "--model-id",
             "eleven_flash_v2_5",

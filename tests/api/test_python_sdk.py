@@ -24,7 +24,7 @@ TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark bl
 
 @pytest.fixture(scope="module")
 def client(server) -> ElevenLabs:
-    return ElevenLabs(base_url=server.url)
+    return ElevenLabs(base_url=server.url, api_key=server.api_key)
 
 
 def _seconds(audio: bytes, output_format: str) -> float:
@@ -121,6 +121,7 @@ def test_stream_with_timestamps_times_are_relative_to_the_whole_response(client)
 def test_stream_with_timestamps_is_ndjson_ending_in_newlines(server):
     response = httpx.post(
         f"{server.url}/v1/text-to-speech/{GEORGE}/stream/with-timestamps",
+        headers=server.headers,
         json={"text": "One. Two.", "model_id": "eleven_flash_v2"},
         timeout=60,
     )
@@ -136,6 +137,7 @@ def test_higher_latency_optimization_makes_a_shorter_first_chunk(server):
     def first_chunk_characters(level: int) -> int:
         response = httpx.post(
             f"{server.url}/v1/text-to-speech/{GEORGE}/stream/with-timestamps",
+            headers=server.headers,
             params={"optimize_streaming_latency": level},
             json={"text": text, "model_id": "eleven_flash_v2"},
             timeout=60,
@@ -150,6 +152,7 @@ def test_latency_level_4_turns_normalization_off(server):
     def normalized(params: dict[str, int]) -> str:
         response = httpx.post(
             f"{server.url}/v1/text-to-speech/{GEORGE}/with-timestamps",
+            headers=server.headers,
             params=params,
             json={"text": "Room 12.", "model_id": "eleven_flash_v2"},
             timeout=60,
@@ -248,11 +251,11 @@ def test_voice_settings_are_persisted_and_used(client):
         client.voices.settings.update(charlie, request={"speed": 1.0})
 
 
-def test_user_and_subscription_count_characters(client):
+def test_user_and_subscription_count_credits(client):
     before = client.user.subscription.get().character_count
     b"".join(client.text_to_speech.convert(GEORGE, text="Count me.", model_id="eleven_flash_v2"))
     subscription = client.user.subscription.get()
-    assert subscription.character_count == before + len("Count me.")
+    assert subscription.character_count == before + 5  # 9 characters of flash at half a credit, rounded up
     assert subscription.character_limit > subscription.character_count
     user = client.user.get()
     assert user.user_id
@@ -306,7 +309,9 @@ def test_nulls_and_unknown_fields_are_accepted(server):
         "apply_text_normalization": None,
         "a_field_from_the_future": {"x": 1},
     }
-    response = httpx.post(f"{server.url}/v1/text-to-speech/{GEORGE}", json=body, timeout=60)
+    response = httpx.post(
+        f"{server.url}/v1/text-to-speech/{GEORGE}", headers=server.headers, json=body, timeout=60
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "audio/mpeg"
 

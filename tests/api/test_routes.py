@@ -81,7 +81,7 @@ DEFAULT_SETTINGS = {
 
 
 def _settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, warm_up=False, database_url=None, engine_workers=1)
+    return Settings(data_dir=data_dir, warm_up=False, database_url=None, engine_workers=1, auth="off")
 
 
 @pytest.fixture

@@ -103,14 +103,16 @@ def cheapened(case: Case, real_every: int) -> Case:
 @pytest.mark.slow
 @full.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: Case) -> None:
+def test_no_server_errors(case: Case, server: Server) -> None:
     # Unknown ids are the coverage phase's business; fuzzing spends its cases on synthesis.
-    cheapened(case, real_every=1).call_and_validate(checks=[not_a_server_error])
+    cheapened(case, real_every=1).call_and_validate(checks=[not_a_server_error], headers=server.headers)
 
 
 @pytest.mark.slow
 @fuzzed.parametrize()
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-def test_responses_match_schema(case: Case) -> None:
+def test_responses_match_schema(case: Case, server: Server) -> None:
     # Half known ids, half not: both kinds of response must be documented.
-    cheapened(case, real_every=2).call_and_validate(checks=[not_a_server_error, *CONFORMANCE])
+    cheapened(case, real_every=2).call_and_validate(
+        checks=[not_a_server_error, *CONFORMANCE], headers=server.headers
+    )

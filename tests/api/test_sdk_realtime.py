@@ -63,7 +63,7 @@ def tls_server(tmp_path_factory) -> Iterator[tuple[Server, Path]]:
 
 
 def _realtime(server: Server, ca: Path, voice: str, out: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SSL_CERT_FILE": str(ca)}
+    env = {**os.environ, "SSL_CERT_FILE": str(ca), "ELEVENLABS_API_KEY": server.api_key}
     return subprocess.run(
         [sys.executable, "-c", CLIENT, server.url, voice, str(out), TEXT, MODEL],
         env=env,
@@ -89,7 +89,8 @@ def test_convert_realtime_speaks_streamed_tokens(tls_server, tmp_path):
     assert len(audio) % 2 == 0 and audio.strip(b"\0")
     realtime = len(audio) / BYTES_PER_SECOND
 
-    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=120) as client:
+    verify = ssl.create_default_context(cafile=str(ca))
+    with httpx.Client(verify=verify, timeout=120, headers=server.headers) as client:
         response = client.post(
             f"{server.url}/v1/text-to-speech/{GEORGE}",
             params={"output_format": "pcm_16000"},

@@ -38,13 +38,14 @@ def test_probes_and_docs(server):
 
 def test_every_response_has_a_request_id(server):
     ids = {
-        httpx.get(f"{server.url}{path}").headers["request-id"] for path in ("/health", "/v1/models", "/nope")
+        httpx.get(f"{server.url}{path}", headers=server.headers).headers["request-id"]
+        for path in ("/health", "/v1/models", "/nope")
     }
     assert len(ids) == 3
 
 
 def test_client_that_disconnects_frees_its_slot_and_logs_no_crash(server):
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    with httpx.Client(base_url=server.url, timeout=60, headers=server.headers) as client:
         with client.stream(
             "POST",
             f"/v1/text-to-speech/{GEORGE}/stream",
@@ -69,7 +70,7 @@ def test_graceful_stop_lets_a_stream_finish(tmp_path):
     with serving(tmp_path) as running:
         text = "A stream that is still running when the server is told to stop. " * 4
         with (
-            httpx.Client(base_url=running.url, timeout=60) as client,
+            httpx.Client(base_url=running.url, timeout=60, headers=running.headers) as client,
             client.stream(
                 "POST",
                 f"/v1/text-to-speech/{GEORGE}/stream",
@@ -97,7 +98,11 @@ def test_self_signed_tls_serves_the_sdk(tmp_path):
             "client = ElevenLabs(base_url=sys.argv[1])\n"
             "print(len(client.models.list()))\n"
         )
-        env = {**os.environ, "SSL_CERT_FILE": str(tmp_path / "tls" / "ca.pem")}
+        env = {
+            **os.environ,
+            "SSL_CERT_FILE": str(tmp_path / "tls" / "ca.pem"),
+            "ELEVENLABS_API_KEY": running.api_key,
+        }
         done = subprocess.run(
             [sys.executable, "-c", script, running.url], env=env, capture_output=True, text=True, timeout=60
         )
@@ -119,7 +124,7 @@ def test_serves_tls_with_a_given_certificate(tmp_path):
 
 def test_several_workers_share_one_port(tmp_path):
     with serving(tmp_path, "--workers", "2") as running:
-        with httpx.Client(base_url=running.url, timeout=60) as client:
+        with httpx.Client(base_url=running.url, timeout=60, headers=running.headers) as client:
             for _ in range(4):
                 response = client.post(
                     f"/v1/text-to-speech/{GEORGE}", json={"text": "Hi.", "model_id": "eleven_flash_v2"}

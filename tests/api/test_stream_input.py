@@ -76,7 +76,12 @@ NATO = [
 
 
 def _connect(server: Server, route: str = "stream-input", **query: str | int | bool) -> connect:
-    return connect(ws_url(server.url, route, **query), open_timeout=10, close_timeout=5)
+    return connect(
+        ws_url(server.url, route, **query),
+        open_timeout=10,
+        close_timeout=5,
+        additional_headers=server.headers,
+    )
 
 
 def _stream(server: Server, **query: str | int | bool) -> connect:
@@ -301,12 +306,14 @@ async def _fail(
     frames: list[Message | str],
     voice_id: str = GEORGE,
     route: str = "stream-input",
+    headers: dict[str, str] | None = None,
 ) -> tuple[list[Message], int | None, str]:
     """Sends `frames` (the server may close before all arrive) and reads to the close."""
     url = ws_url(
         server.url, route, voice_id, **({"model_id": "eleven_flash_v2", "output_format": PCM} | query)
     )
-    async with connect(url, open_timeout=10, close_timeout=5) as ws:
+    sent_headers = server.headers if headers is None else headers
+    async with connect(url, open_timeout=10, close_timeout=5, additional_headers=sent_headers) as ws:
         await send(ws, *frames)
         return await drain(ws), ws.close_code, ws.close_reason
 
@@ -592,7 +599,7 @@ def test_idle_socket_holds_no_concurrency_slot(server: Server) -> None:
         async with _stream(server) as ws:
             # an open socket with text waiting below the schedule, nothing being synthesized
             assert await send(ws, INIT, {"text": "Some words wait "})
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=server.headers) as client:
                 response = await client.post(
                     f"/v1/text-to-speech/{GEORGE}",
                     params={"output_format": PCM},

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from intone.accounts.scopes import Scope
+from intone.api.auth import require
+from intone.api.errors import documented
 from intone.engines.registry import EngineSet
 from intone.speech import languages
 from intone.speech.models import MODELS, Model, spoken_languages
 
-router = APIRouter(tags=["models"])
+router = APIRouter(
+    tags=["models"], responses=documented(401, 403), dependencies=[Depends(require(Scope.MODELS_READ))]
+)
 
 
 class LanguageResponse(BaseModel):

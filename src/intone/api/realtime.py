@@ -3,8 +3,8 @@ of a multi-stream-input socket).
 
 Text goes into a `TextBuffer`, which decides when a segment is ready (the chunk length schedule,
 `try_trigger_generation`, `flush`, auto mode). Segments are synthesized one after another by a task
-of their own, so reading the socket never waits for synthesis, and a concurrency slot is held only
-while a segment is being synthesized: an idle open socket costs nothing.
+of their own, so reading the socket never waits for synthesis. Each segment is charged to the caller's
+quota and holds a concurrency place only while it is synthesized: an idle open socket costs nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
 
-from intone.api.state import USAGE_SUBJECT, Services
+from intone.accounts.caller import Caller
+from intone.api.errors import ApiError
+from intone.api.grants import grant
+from intone.api.state import Services
 from intone.audio.formats import OutputFormat
 from intone.rendering import Piece, Renderer, iterate_on
 from intone.speech.alignment import Alignment
@@ -60,6 +63,7 @@ class RealtimeStream:
     def __init__(
         self,
         svc: Services,
+        caller: Caller,
         template: SpeechRequest,
         fmt: OutputFormat,
         buffer: TextBuffer,
@@ -69,6 +73,7 @@ class RealtimeStream:
         lead: float = 0.0,
     ) -> None:
         self._svc = svc
+        self._caller = caller
         self._template = template
         self._buffer = buffer
         self._send = send
@@ -131,6 +136,8 @@ class RealtimeStream:
                 self._working = False
         except SpeechError as error:
             await self._fail(error.status, error.message, POLICY_VIOLATION)
+        except ApiError as error:  # over quota, or no place came free in time
+            await self._fail(error.status, error.message, POLICY_VIOLATION)
         except WebSocketDisconnect:
             pass  # the client left; the socket's reader notices and cleans up
         except Exception:
@@ -149,16 +156,15 @@ class RealtimeStream:
         request = replace(self._template, text=segment, previous_text=self._spoken[-CONTEXT_CHARACTERS:])
         plan = await asyncio.to_thread(self._svc.synthesizer.plan, request)
         self._spoken = (self._spoken + segment)[-CONTEXT_CHARACTERS:]
-        slot = await self._svc.limiter.enter()
+        granted = await grant(self._svc, self._caller, plan.model, len(segment))
         try:
-            await asyncio.to_thread(self._svc.store.usage.add, USAGE_SUBJECT, len(segment))
             pieces = iterate_on(self._svc.executor, self._renderer.render(plan, self._lead))
             async with contextlib.aclosing(pieces):
                 async for piece in pieces:
                     if piece.audio or piece.alignment.characters:
                         await self._send(self._message(piece))
         finally:
-            slot.release()
+            await granted.release()
 
     def _message(self, piece: Piece) -> dict[str, Any]:
         message: dict[str, Any] = {"audio": base64.b64encode(piece.audio).decode(), "isFinal": False}

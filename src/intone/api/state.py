@@ -1,14 +1,16 @@
-"""What every request handler can reach: settings, the synthesizer, the store and the limits."""
+"""What every request handler can reach: settings, the synthesizer, the store, tokens and admission."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
 
 from fastapi import Request
 
-from intone.admission.limiter import Limiter
+from intone.admission.admission import Admission
 from intone.api.schemas import VoiceSettings
 from intone.config import Settings
 from intone.speech.settings import VoiceSettingValues, combine
@@ -16,7 +18,13 @@ from intone.speech.synthesizer import Synthesizer
 from intone.speech.voices import Voice, get_voice
 from intone.store.database import Store
 
-USAGE_SUBJECT = "local"  # one account until API keys arrive; usage is still counted and persisted
+
+class TokenStore(Protocol):
+    """Single-use tokens: in the database, or in Redis when replicas share one."""
+
+    def issue(self, key_id: str, token_type: str, ttl: timedelta) -> str: ...
+
+    def redeem(self, token: str) -> tuple[str, str] | None: ...
 
 
 @dataclass
@@ -24,7 +32,8 @@ class Services:
     settings: Settings
     synthesizer: Synthesizer
     store: Store
-    limiter: Limiter
+    admission: Admission
+    tokens: TokenStore
     executor: ThreadPoolExecutor  # engine work; its size bounds engine concurrency in this process
     ready: threading.Event = field(default_factory=threading.Event)
 

@@ -21,6 +21,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Message
 from starlette.websockets import WebSocketState
 
+from intone.accounts.caller import Caller
+from intone.accounts.scopes import Scope
+from intone.api.auth import AuthError, check_scope, identify, redeem
 from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
 from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings, dictionary_ids
 from intone.api.state import Services, voice_and_settings
@@ -266,6 +269,7 @@ def _speech_error(error: SpeechError) -> StreamError:
 
 async def _open(
     sock: _Socket,
+    caller: Caller,
     voice_id: str,
     query: StreamQuery,
     fmt: OutputFormat,
@@ -285,8 +289,55 @@ async def _open(
     # Without sync_alignment a chunk's first moments go out on their own, ahead of the rest of its
     # audio, with the whole chunk's timings; with it, every message's timings lie within its audio.
     lead = 0.0 if query.sync_alignment else FIRST_BYTES_LEAD
-    stream = RealtimeStream(sock.svc, template, fmt, buffer, sock.send, tag, on_error=failed, lead=lead)
+    stream = RealtimeStream(
+        sock.svc, caller, template, fmt, buffer, sock.send, tag, on_error=failed, lead=lead
+    )
     return stream, setup
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return value or None
+
+
+async def _caller(sock: _Socket, query: StreamQuery, first: StreamMessage | None) -> Caller:
+    """Who the socket is for: a single-use token, else a key from the handshake (the `xi-api-key` or
+    `authorization` header, or the `authorization` query parameter), else a key in the first message."""
+    headers = sock.websocket.headers
+    key = (
+        headers.get("xi-api-key")
+        or _bearer(headers.get("authorization"))
+        or _bearer(query.authorization)
+        or (first and (first.xi_api_key or _bearer(first.authorization)))
+    )
+    try:
+        if query.single_use_token:
+            caller = await asyncio.to_thread(redeem, sock.svc, query.single_use_token)
+        else:
+            caller = await asyncio.to_thread(identify, sock.svc, key)
+        check_scope(caller, Scope.TEXT_TO_SPEECH)
+    except AuthError as error:
+        raise StreamError(error.status, error.message) from None
+    return caller
+
+
+def _handshake_credentials(sock: _Socket, query: StreamQuery) -> bool:
+    headers = sock.websocket.headers
+    return bool(
+        query.single_use_token
+        or query.authorization
+        or headers.get("xi-api-key")
+        or headers.get("authorization")
+    )
+
+
+async def _authenticate(sock: _Socket, query: StreamQuery) -> tuple[Caller, StreamMessage | None]:
+    """The caller, and the first message if it had to be read to find the key (it is still to be handled)."""
+    if _handshake_credentials(sock, query):
+        return await _caller(sock, query, None), None
+    first = await sock.receive()
+    return await _caller(sock, query, first), first
 
 
 def _check_text(text: str, limit: int) -> None:
@@ -324,14 +375,15 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
         query = _query(websocket)
         sock.timeout = query.inactivity_timeout
         fmt = _format(query)
-        first = await sock.receive()
+        caller, first = await _authenticate(sock, query)
+        first = first or await sock.receive()
         if first.text is None or first.text.strip() or first.text == "":
             raise StreamError(
                 "invalid_first_message",
                 'The first message must initialize the stream: {"text": " "} with optional voice_settings '
                 "and generation_config.",
             )
-        stream, setup = await _open(sock, voice_id, query, fmt, first)
+        stream, setup = await _open(sock, caller, voice_id, query, fmt, first)
         streams.append(stream)
         sock.busy = lambda: stream.busy
         while True:
@@ -363,8 +415,9 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
         query = _query(websocket)
         sock.timeout = query.inactivity_timeout
         fmt = _format(query)
+        caller, pending = await _authenticate(sock, query)
         while True:
-            message = await sock.receive()
+            message, pending = pending or await sock.receive(), None
             if message.close_socket:
                 for stream, _ in contexts.values():
                     await stream.finish()
@@ -386,7 +439,7 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
                     raise StreamError(
                         "too_many_contexts", f"A socket may have at most {MAX_CONTEXTS} open contexts."
                     )
-                contexts[context_id] = await _open(sock, voice_id, query, fmt, message, tag)
+                contexts[context_id] = await _open(sock, caller, voice_id, query, fmt, message, tag)
             stream, setup = contexts[context_id]
             setup.check_unchanged(message)
             # An empty text keeps the context alive (and the socket active); it does not end it.

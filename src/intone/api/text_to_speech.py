@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
-from intone.admission.limiter import Slot
-from intone.api.errors import documented
+from intone.accounts.caller import Caller
+from intone.accounts.scopes import Scope
+from intone.api.auth import require
+from intone.api.errors import ApiError, documented
+from intone.api.grants import Grant, grant, refund
 from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody, dictionary_ids
-from intone.api.state import USAGE_SUBJECT, Services, services, voice_and_settings
+from intone.api.state import Services, services, voice_and_settings
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
@@ -34,26 +38,40 @@ from intone.audio.formats import (
 )
 from intone.rendering import FIRST_BYTES_LEAD, Piece, render_async
 from intone.speech.dictionaries import check_exist
+from intone.speech.settings import VoiceSettingValues
 from intone.speech.synthesizer import Plan, SpeechRequest
+from intone.speech.voices import Voice
+from intone.store.history import NewItem, UnknownRequestIds
 
-router = APIRouter(tags=["text-to-speech"], responses=documented(400, 404))
+router = APIRouter(tags=["text-to-speech"], responses=documented(400, 401, 403, 404, 429))
 
 
 @dataclass
 class _Job:
     plan: Plan
     fmt: OutputFormat
-    slot: Slot
+    grant: Grant
+    log: _Logged | None  # what to keep in the history once the audio is complete; None: nothing
 
     @property
     def headers(self) -> dict[str, str]:
-        characters = len(self.plan.request.text)
         return {
-            "x-character-count": str(characters),
-            "character-cost": str(math.ceil(characters * self.plan.model.cost_multiplier)),
-            "current-concurrent-requests": str(self.slot.current),
-            "maximum-concurrent-requests": str(self.slot.maximum),
+            "x-character-count": str(len(self.plan.request.text)),
+            "character-cost": str(self.grant.credits),
+            "current-concurrent-requests": str(self.grant.current),
+            "maximum-concurrent-requests": str(self.grant.maximum),
+            # How long the request queued for a place (standard Server-Timing, shown by browsers' tools).
+            "server-timing": f"queue;dur={self.grant.admitted.waited * 1000:.1f}",
         }
+
+
+@dataclass
+class _Logged:
+    request_id: str
+    owner: str
+    voice: Voice
+    settings: VoiceSettingValues
+    output_format: str
 
 
 # The media type follows output_format (see intone.audio.formats).
@@ -91,19 +109,24 @@ class _StreamingOptions(_Options):
 Options = Annotated[_Options, Query()]
 StreamingOptions = Annotated[_StreamingOptions, Query()]
 ServicesDep = Annotated[Services, Depends(services)]
+Speaker = Annotated[Caller, Depends(require(Scope.TEXT_TO_SPEECH))]
+VOICE_CATEGORY = "premade"
 
 
 async def _start(
     svc: Services,
+    caller: Caller,
     voice_id: str,
     body: TextToSpeechBody,
     options: _Options,
+    request: Request,
     streaming: bool,
 ) -> _Job:
     fmt = parse_output_format(options.output_format, streaming=streaming)
     check_exist(dictionary_ids(body.pronunciation_dictionary_locators))
+    previous_text, next_text = await _context(svc, caller, body)
     voice, settings = await run_in_threadpool(voice_and_settings, svc, voice_id, body.voice_settings)
-    request = SpeechRequest.from_api(
+    speech = SpeechRequest.from_api(
         body.text,
         voice.voice_id,
         settings,
@@ -112,48 +135,105 @@ async def _start(
         seed=body.seed,
         normalization=body.apply_text_normalization or "auto",
         latency=options.optimize_streaming_latency,
-        previous_text=body.previous_text or "",
-        next_text=body.next_text or "",
+        previous_text=previous_text,
+        next_text=next_text,
     )
-    plan = await run_in_threadpool(svc.synthesizer.plan, request)
-    slot = await svc.limiter.enter()
-    try:
-        await run_in_threadpool(svc.store.usage.add, USAGE_SUBJECT, len(body.text))
-    except BaseException:
-        slot.release()
-        raise
-    return _Job(plan, fmt, slot)
+    plan = await run_in_threadpool(svc.synthesizer.plan, speech)
+    granted = await grant(svc, caller, plan.model, len(body.text))
+    log = (
+        _Logged(request.state.request_id, caller.subject, voice, settings, options.output_format)
+        if options.enable_logging
+        else None
+    )
+    return _Job(plan, fmt, granted, log)
+
+
+async def _context(svc: Services, caller: Caller, body: TextToSpeechBody) -> tuple[str, str]:
+    """previous_text and next_text; earlier generations named by request id take their place."""
+    previous, following = body.previous_text or "", body.next_text or ""
+    for field, ids in (
+        ("previous_request_ids", body.previous_request_ids),
+        ("next_request_ids", body.next_request_ids),
+    ):
+        if not ids:
+            continue
+        try:
+            texts = await run_in_threadpool(svc.store.history.texts, caller.subject, ids)
+        except UnknownRequestIds as error:
+            raise ApiError(
+                400,
+                "invalid_request_ids",
+                f"{field} names request ids with no generation in this key's history: "
+                f"{', '.join(error.missing)}. Only generations made with enable_logging can be referred to.",
+            ) from None
+        if field == "previous_request_ids":
+            previous = " ".join(texts)
+        else:
+            following = " ".join(texts)
+    return previous, following
 
 
 def _pieces(svc: Services, job: _Job, lead: float = 0.0) -> AsyncIterator[Piece]:
     return render_async(svc.synthesizer, job.plan, job.fmt, svc.executor, lead)
 
 
-async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece]:
+async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece] | None:
+    """Every piece; None when the client left before the end."""
     pieces = []
     try:
         async with aclosing(_pieces(svc, job)) as stream:
             async for piece in stream:
                 pieces.append(piece)
                 if await request.is_disconnected():
-                    break  # nobody is waiting for the rest
+                    return None  # nobody is waiting for the rest
+    except BaseException:
+        await refund(svc, job.grant.subject, job.grant.credits)  # nothing was delivered
+        raise
     finally:
-        job.slot.release()
+        await job.grant.release()
     return pieces
 
 
+async def _keep(svc: Services, job: _Job, audio: bytes) -> None:
+    """Adds a completed generation to the history, if it asked to be logged."""
+    if job.log is None:
+        return
+    log, settings = job.log, svc.settings
+    item = NewItem(
+        history_item_id=log.request_id,
+        owner=log.owner,
+        request_id=log.request_id,
+        voice_id=log.voice.voice_id,
+        voice_name=log.voice.name,
+        voice_category=VOICE_CATEGORY,
+        model_id=job.plan.model.model_id,
+        text=job.plan.request.text,
+        characters=len(job.plan.request.text),
+        character_count_change_from=job.grant.total - job.grant.credits,
+        character_count_change_to=job.grant.total,
+        settings=log.settings.as_dict(),
+        output_format=log.output_format,
+        content_type=job.fmt.media_type,
+        source="TTS",
+        audio=audio,
+    )
+    keep_bytes = int(settings.history_max_audio_mb * 1_000_000)
+    keep_age = timedelta(days=settings.history_max_age_days)
+    await run_in_threadpool(svc.store.history.record, item, keep_bytes, keep_age)
+
+
 class _AudioStream(StreamingResponse):
-    """A streamed response that gives its concurrency slot back however it ends, even unstarted."""
+    """A streamed response that gives its place back however it ends, even unstarted."""
 
-    def __init__(self, content: AsyncIterator[bytes], media_type: str, headers: dict[str, str], slot: Slot):
+    def __init__(self, content: AsyncIterator[bytes], media_type: str, headers: dict[str, str], grant: Grant):
         super().__init__(content, media_type=media_type, headers=headers)
-        self._slot = slot
+        self._grant = grant
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._slot.release()
+            await self._grant.release()
 
 
 def _timed(audio: bytes, pieces: list[Piece]) -> AudioWithTimestamps:
@@ -173,32 +253,45 @@ def _line(piece: Piece) -> bytes | None:
 
 
 async def _whole(
-    svc: Services, voice_id: str, body: TextToSpeechBody, options: _Options, request: Request
+    svc: Services,
+    caller: Caller,
+    voice_id: str,
+    body: TextToSpeechBody,
+    options: _Options,
+    request: Request,
 ) -> tuple[_Job, list[Piece], bytes]:
     """Synthesizes a whole response: the job, its pieces, and all their audio."""
-    job = await _start(svc, voice_id, body, options, streaming=False)
+    job = await _start(svc, caller, voice_id, body, options, request, streaming=False)
     pieces = await _collect(svc, job, request)
-    return job, pieces, _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces))
+    audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces or []))
+    if pieces is not None:  # a generation the client left half-way is not kept
+        await _keep(svc, job, audio)
+    return job, pieces or [], audio
 
 
 async def _streamed(
     svc: Services,
+    caller: Caller,
     voice_id: str,
     body: TextToSpeechBody,
     options: _Options,
+    request: Request,
     encode: Callable[[Piece], bytes | None],
     media_type: str | None = None,
 ) -> StreamingResponse:
     """Streams `encode(piece)` for each piece (skipping None); the media type is the audio's unless given."""
-    job = await _start(svc, voice_id, body, options, streaming=True)
+    job = await _start(svc, caller, voice_id, body, options, request, streaming=True)
 
     async def content() -> AsyncIterator[bytes]:
+        audio = bytearray()
         async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
             async for piece in pieces:
+                audio += piece.audio
                 if data := encode(piece):
                     yield data
+        await _keep(svc, job, bytes(audio))  # reached only when the client took it all
 
-    return _AudioStream(content(), media_type or job.fmt.media_type, job.headers, job.slot)
+    return _AudioStream(content(), media_type or job.fmt.media_type, job.headers, job.grant)
 
 
 def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
@@ -219,9 +312,10 @@ async def convert(
     body: TextToSpeechBody,
     request: Request,
     svc: ServicesDep,
+    caller: Speaker,
     options: Options,
 ) -> Response:
-    job, _, audio = await _whole(svc, voice_id, body, options, request)
+    job, _, audio = await _whole(svc, caller, voice_id, body, options, request)
     return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
 
 
@@ -234,10 +328,12 @@ async def convert(
 async def stream(
     voice_id: str,
     body: TextToSpeechBody,
+    request: Request,
     svc: ServicesDep,
+    caller: Speaker,
     options: StreamingOptions,
 ) -> StreamingResponse:
-    return await _streamed(svc, voice_id, body, options, lambda piece: piece.audio)
+    return await _streamed(svc, caller, voice_id, body, options, request, lambda piece: piece.audio)
 
 
 @router.post("/v1/text-to-speech/{voice_id}/with-timestamps", summary="Create speech with timing")
@@ -246,9 +342,10 @@ async def convert_with_timestamps(
     body: TextToSpeechBody,
     request: Request,
     svc: ServicesDep,
+    caller: Speaker,
     options: Options,
 ) -> AudioWithTimestamps:
-    job, pieces, audio = await _whole(svc, voice_id, body, options, request)
+    job, pieces, audio = await _whole(svc, caller, voice_id, body, options, request)
     result = _timed(audio, pieces)
     return Response(result.model_dump_json(), media_type="application/json", headers=job.headers)
 
@@ -267,7 +364,9 @@ async def convert_with_timestamps(
 async def stream_with_timestamps(
     voice_id: str,
     body: TextToSpeechBody,
+    request: Request,
     svc: ServicesDep,
+    caller: Speaker,
     options: StreamingOptions,
 ) -> StreamingResponse:
-    return await _streamed(svc, voice_id, body, options, _line, "application/x-ndjson")
+    return await _streamed(svc, caller, voice_id, body, options, request, _line, "application/x-ndjson")

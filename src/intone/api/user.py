@@ -1,8 +1,8 @@
-"""The account: GET /v1/user and /v1/user/subscription.
+"""The account behind the key: GET /v1/user and /v1/user/subscription.
 
-A server without API keys has one local account. Its character count is the real number of characters
-this server has synthesized (kept in the store); there is no quota, which the limit reports as the
-largest 32-bit integer so that clients comparing count and limit never think they ran out.
+Each API key is an account here: its character count is the credits it has used (kept in the store),
+its limit is its quota. A key without a quota (and the local account of a server with auth off)
+reports the largest 32-bit integer, so clients comparing count and limit never think they ran out.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from intone.api.state import USAGE_SUBJECT, Services, services
+from intone.accounts.caller import Caller
+from intone.accounts.scopes import Scope
+from intone.api.auth import require
+from intone.api.errors import documented
+from intone.api.state import Services, services
 
-router = APIRouter(tags=["user"])
+router = APIRouter(tags=["user"], responses=documented(401, 403))
 
 ServicesDep = Annotated[Services, Depends(services)]
+Reader = Annotated[Caller, Depends(require(Scope.USER_READ))]
 UNLIMITED = 2**31 - 1
-LOCAL_USER_ID = "local"
 
 
 class Price(BaseModel):
@@ -68,12 +72,12 @@ class User(BaseModel):
     is_api_key_hashed: bool
 
 
-async def _subscription(svc: Services) -> Subscription:
-    used = await run_in_threadpool(svc.store.usage.get, USAGE_SUBJECT)
+async def _subscription(svc: Services, caller: Caller) -> Subscription:
+    used = await run_in_threadpool(svc.store.usage.get, caller.subject)
     return Subscription(
-        tier="self_hosted",
+        tier=caller.tier.name,
         character_count=used,
-        character_limit=UNLIMITED,
+        character_limit=UNLIMITED if caller.character_limit is None else caller.character_limit,
         max_character_limit_extension=None,
         max_credit_limit_extension=0,
         can_extend_character_limit=False,
@@ -99,27 +103,23 @@ async def _subscription(svc: Services) -> Subscription:
 
 
 @router.get("/v1/user/subscription", summary="Get user subscription")
-async def subscription(svc: ServicesDep) -> Subscription:
-    return await _subscription(svc)
-
-
-def _set_up_at(svc: Services) -> int:
-    """When this installation began: the data directory's creation, the nearest thing to a sign-up."""
-    return int(svc.settings.data_dir.stat().st_ctime) if svc.settings.data_dir.exists() else 0
+async def subscription(svc: ServicesDep, caller: Reader) -> Subscription:
+    return await _subscription(svc, caller)
 
 
 @router.get("/v1/user", summary="Get user")
-async def user(svc: ServicesDep) -> User:
+async def user(svc: ServicesDep, caller: Reader) -> User:
+    created = caller.created_at or await run_in_threadpool(svc.store.installed_at)
     return User(
-        user_id=LOCAL_USER_ID,
-        workspace_id=LOCAL_USER_ID,
-        subscription=await _subscription(svc),
+        user_id=caller.subject,
+        workspace_id=caller.subject,
+        subscription=await _subscription(svc, caller),
         is_new_user=False,
         can_use_delayed_payment_methods=False,
         is_onboarding_completed=True,
         is_onboarding_checklist_completed=True,
-        created_at=_set_up_at(svc),
+        created_at=int(created.timestamp()),
         seat_type="workspace_admin",
-        first_name=None,
+        first_name=caller.name,
         is_api_key_hashed=True,
     )

@@ -15,13 +15,19 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from intone.accounts.scopes import Scope
+from intone.api.auth import require
 from intone.api.errors import ApiError, documented
 from intone.api.schemas import VoiceSettings
 from intone.api.state import Services, services
 from intone.speech.settings import combine
 from intone.speech.voices import VOICES, Voice, get_voice
 
-router = APIRouter(tags=["voices"], responses=documented(400, 404))
+router = APIRouter(
+    tags=["voices"],
+    responses=documented(400, 401, 403, 404),
+    dependencies=[Depends(require(Scope.VOICES_READ))],
+)
 
 ServicesDep = Annotated[Services, Depends(services)]
 PAGE_SIZE_MAX = 100
@@ -214,7 +220,11 @@ async def get_settings(svc: ServicesDep, voice_id: str) -> VoiceSettingsResponse
     return _settings_response(await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id))
 
 
-@router.post("/v1/voices/{voice_id}/settings/edit", summary="Edit voice settings")
+@router.post(
+    "/v1/voices/{voice_id}/settings/edit",
+    summary="Edit voice settings",
+    dependencies=[Depends(require(Scope.VOICES_WRITE))],
+)
 async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) -> StatusOk:
     voice = get_voice(voice_id)
     # Fields left out keep their stored value, so editing one setting does not reset the others.

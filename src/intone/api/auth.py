@@ -1,0 +1,99 @@
+"""Who is calling: the API key (or single-use token) behind a request, and whether it may.
+
+HTTP requests carry the key in `xi-api-key`. A missing, unknown or disabled key is a 401
+`invalid_api_key`; a key without the endpoint's scope is a 403 `missing_permissions`. With auth off
+(loopback only), a request without a key is the local account's; one with a key is still that key's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
+
+from intone.accounts.caller import LOCAL_SUBJECT, Caller
+from intone.accounts.scopes import Scope
+from intone.accounts.tiers import get_tier
+from intone.api.errors import ApiError
+from intone.api.state import Services, services
+from intone.store.keys import ApiKey
+
+TTS_WEBSOCKET = "tts_websocket"
+
+
+class AuthError(Exception):
+    """Why a caller is refused: an ElevenLabs status code, a sentence, and the HTTP status."""
+
+    def __init__(self, http_status: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.status = status
+        self.message = message
+
+    def api_error(self) -> ApiError:
+        return ApiError(self.http_status, self.status, self.message)
+
+
+def local_caller(svc: Services) -> Caller:
+    return Caller(LOCAL_SUBJECT, "local", frozenset(Scope), get_tier(svc.settings.local_tier), None)
+
+
+def caller_of(key: ApiKey) -> Caller:
+    if key.disabled:
+        raise AuthError(401, "invalid_api_key", "This API key is disabled.")
+    return Caller(key.key_id, key.name, key.scopes, get_tier(key.tier), key.character_limit, key.created_at)
+
+
+def identify(svc: Services, secret: str | None) -> Caller:
+    """The caller behind an API key (None: none was sent). Blocking: call it from a thread."""
+    if not secret:
+        if svc.settings.auth == "off":
+            return local_caller(svc)
+        raise AuthError(
+            401, "invalid_api_key", "This request needs an API key, sent in the xi-api-key header."
+        )
+    key = svc.store.keys.authenticate(secret)
+    if key is None:
+        raise AuthError(401, "invalid_api_key", "Invalid API key.")
+    return caller_of(key)
+
+
+def redeem(svc: Services, token: str) -> Caller:
+    """The caller a single-use token acts for; the token is spent. Blocking: call it from a thread."""
+    redeemed = svc.tokens.redeem(token)
+    if redeemed is None or redeemed[1] != TTS_WEBSOCKET:
+        raise AuthError(401, "invalid_api_key", "Invalid or already used single-use token.")
+    key = svc.store.keys.get(redeemed[0])
+    if key is None:
+        raise AuthError(401, "invalid_api_key", "The key that made this single-use token no longer exists.")
+    return caller_of(key)
+
+
+def check_scope(caller: Caller, scope: Scope) -> None:
+    if not caller.may(scope):
+        raise AuthError(
+            403,
+            "missing_permissions",
+            f"The API key you used is missing the permission {scope.value} to execute this operation.",
+        )
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
+    """A dependency giving the request's caller, who must hold `scope`."""
+
+    async def caller(
+        request: Request,
+        svc: Annotated[Services, Depends(services)],
+        xi_api_key: Annotated[str | None, Header(description="Your API key.")] = None,
+    ) -> Caller:
+        try:
+            found = await run_in_threadpool(identify, svc, xi_api_key)
+            check_scope(found, scope)
+        except AuthError as error:
+            raise error.api_error() from None
+        request.state.caller = found
+        return found
+
+    return caller

@@ -1,0 +1,98 @@
+"""Concurrency limits per key and tier, the server's own limit, and the priority queue, against a real
+server that runs at most three syntheses at once and lets two requests wait per queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.api.holds import MULTILINGUAL, holding, say
+from tests.api.server import Server, create_key, serving
+
+pytestmark = pytest.mark.slow
+
+CAPACITY = 3
+QUEUED = 2
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("intone-admission")
+    env = {"INTONE_MAX_CONCURRENT_REQUESTS": str(CAPACITY), "INTONE_MAX_QUEUED_REQUESTS": str(QUEUED)}
+    with serving(data, env=env) as running:
+        yield running
+
+
+def _key(server: Server, name: str, tier: str) -> str:
+    return create_key({"INTONE_DATA_DIR": str(server.log.parent)}, name, tier=tier)
+
+
+def _in_background(target, *args) -> tuple[threading.Thread, list]:
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(target(*args)))
+    thread.start()
+    return thread, results
+
+
+def test_a_key_over_its_tier_limit_queues_then_gets_429_when_its_queue_is_full(server):
+    key = _key(server, "free", "free")  # two multilingual requests at once, four flash
+    with holding(server, key, [4, 4]) as held:
+        waiting = [_in_background(say, server, key, MULTILINGUAL) for _ in range(QUEUED)]
+        time.sleep(0.5)
+        refused = say(server, key, MULTILINGUAL)
+        assert refused.status_code == 429
+        assert refused.json()["detail"]["status"] == "too_many_concurrent_requests"
+        assert int(refused.headers["retry-after"]) >= 1
+        flash = say(server, key)  # the flash group has limits of its own
+        assert flash.status_code == 200
+        assert (
+            flash.headers["current-concurrent-requests"],
+            flash.headers["maximum-concurrent-requests"],
+        ) == (
+            "1",
+            "4",
+        )
+    assert sorted(r.headers["current-concurrent-requests"] for r in held) == ["1", "2"]
+    assert {r.headers["maximum-concurrent-requests"] for r in held} == {"2"}
+    for thread, results in waiting:
+        thread.join(120)
+        assert results[0].status_code == 200  # waited its turn instead of failing
+        assert float(results[0].headers["server-timing"].split("dur=")[1]) > 500
+
+
+def test_a_saturated_server_answers_system_busy(server):
+    with holding(server, _key(server, "hog", "enterprise"), [2] * CAPACITY):
+        bystander = _key(server, "bystander", "enterprise")
+        waiting = [_in_background(say, server, bystander) for _ in range(QUEUED)]
+        time.sleep(0.5)
+        refused = say(server, bystander)
+        assert refused.status_code == 429
+        assert refused.json()["detail"]["status"] == "system_busy"
+        assert int(refused.headers["retry-after"]) >= 1
+    for thread, results in waiting:
+        thread.join(120)
+        assert results[0].status_code == 200
+
+
+def test_waiting_requests_go_by_priority_then_arrival(server):
+    low, high = _key(server, "low", "free"), _key(server, "high", "enterprise")  # priorities 3 and 6
+    finished: list[str] = []
+
+    def request(name: str, key: str) -> None:
+        response = say(server, key)
+        assert response.status_code == 200, response.text
+        finished.append(name)
+
+    # Places come free one by one, seconds apart: first the short holder's, then the longer ones'.
+    with holding(server, _key(server, "holder", "enterprise"), [1, 4, 8]):
+        threads = []
+        for name, key in (("low-1", low), ("high", high)):
+            threads.append(threading.Thread(target=request, args=(name, key)))
+            threads[-1].start()
+            time.sleep(0.3)  # arrival order
+        for thread in threads:
+            thread.join(300)
+    assert finished == ["high", "low-1"]
