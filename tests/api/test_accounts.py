@@ -283,3 +283,49 @@ def test_secrets_are_never_listed_or_logged(site):
     log = site.server.log_text()
     for secret in (site.admin, site.server.api_key, token):
         assert secret not in listing and secret not in log
+
+
+def test_logged_generations_reach_the_history_and_unlogged_ones_do_not(site):
+    client = site.client(site.key("historian"))
+    with client.text_to_speech.with_raw_response.convert(
+        GEORGE, text="Keep this one.", model_id=FLASH, output_format="mp3_44100_128"
+    ) as response:
+        audio = b"".join(response.data)
+        request_id = response.headers["request-id"]
+    b"".join(
+        client.text_to_speech.convert(GEORGE, text="Forget this one.", model_id=FLASH, enable_logging=False)
+    )
+    page = client.history.list()
+    assert [item.text for item in page.history] == ["Keep this one."]
+    item = page.history[0]
+    assert (item.history_item_id, item.request_id, item.voice_id, item.model_id) == (
+        request_id,
+        request_id,
+        GEORGE,
+        FLASH,
+    )
+    assert item.character_count_change_to - item.character_count_change_from == 7
+    assert b"".join(client.history.get_audio(request_id)) == audio
+    assert site.client(site.key("stranger")).history.list().history == []  # one key's history only
+
+
+def test_request_ids_stitch_earlier_texts_and_unknown_ones_are_refused(site):
+    client = site.client(site.key("stitcher"))
+
+    def normalized(text: str, **context: object) -> str:
+        timed = client.text_to_speech.convert_with_timestamps(GEORGE, text=text, model_id=FLASH, **context)
+        return "".join(timed.normalized_alignment.characters)
+
+    with client.text_to_speech.with_raw_response.convert(
+        GEORGE, text="It happened in", model_id=FLASH
+    ) as first:
+        b"".join(first.data)
+        earlier = first.headers["request-id"]
+    # "1984" after "in" reads as a year: the earlier text is the context, as previous_text would be.
+    assert normalized("1984.", previous_request_ids=[earlier]) == normalized(
+        "1984.", previous_text="It happened in"
+    )
+    assert normalized("1984.", previous_request_ids=[earlier]) != normalized("1984.")
+    with pytest.raises(ApiError) as error:
+        normalized("1984.", previous_request_ids=[earlier, "nope"])
+    assert "nope" in _api_error(error, 400, "invalid_request_ids")
