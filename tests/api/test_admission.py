@@ -21,7 +21,11 @@ QUEUED = 2
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("intone-admission")
-    env = {"INTONE_MAX_CONCURRENT_REQUESTS": str(CAPACITY), "INTONE_MAX_QUEUED_REQUESTS": str(QUEUED)}
+    env = {
+        "INTONE_MAX_CONCURRENT_REQUESTS": str(CAPACITY),
+        "INTONE_MAX_QUEUED_REQUESTS": str(QUEUED),
+        "INTONE_QUEUE_TIMEOUT": "180",  # the tests fill queues; none should run out of time
+    }
     with serving(data, env=env) as running:
         yield running
 
@@ -87,7 +91,7 @@ def test_waiting_requests_go_by_priority_then_arrival(server):
         finished.append(name)
 
     # Places come free one by one, seconds apart: first the short holder's, then the longer ones'.
-    with holding(server, _key(server, "holder", "enterprise"), [1, 4, 8]):
+    with holding(server, _key(server, "holder", "enterprise"), [2, 4, 6]):
         threads = []
         for name, key in (("low-1", low), ("high", high)):
             threads.append(threading.Thread(target=request, args=(name, key)))

@@ -22,7 +22,7 @@ TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark bl
 
 def run(scenario: str, server: Server, **args: object) -> dict:
     done = subprocess.run(
-        ["node", str(CLIENT), scenario, server, json.dumps(args)],
+        ["node", str(CLIENT), scenario, server.url, json.dumps(args)],
         env={**os.environ, "ELEVENLABS_API_KEY": server.api_key},
         capture_output=True,
         text=True,
@@ -51,7 +51,7 @@ def test_stream(server, tmp_path):
     out = tmp_path / "stream.pcm"
     result = run(
         "stream",
-        server.url,
+        server,
         voiceId=GEORGE,
         text=TEXT,
         modelId="eleven_flash_v2_5",
@@ -67,7 +67,7 @@ def test_stream_with_timestamps(server, tmp_path):
     text = "It costs $5. That is cheap."
     result = run(
         "streamWithTimestamps",
-        server.url,
+        server,
         voiceId=GEORGE,
         text=text,
         modelId="eleven_flash_v2",

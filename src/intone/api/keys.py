@@ -21,7 +21,7 @@ from intone.api.errors import ApiError, documented
 from intone.api.state import Services, services
 from intone.store.keys import ApiKey, KeyChanges
 
-router = APIRouter(tags=["admin"], responses=documented(401, 403, 404))
+router = APIRouter(tags=["admin"], responses=documented(400, 401, 403, 404))
 
 Admin = Annotated[Caller, Depends(require(Scope.ADMIN))]
 ServicesDep = Annotated[Services, Depends(services)]
