@@ -462,7 +462,9 @@ def test_frame_over_one_mib_is_refused_with_1009(server: Server) -> None:
     async def talk() -> tuple[int | None, list[Message], int | None]:
         # no compression, so the frame on the wire is really over the limit
         url = ws_url(server.url, "stream-input", model_id=FLASH, output_format=PCM)
-        async with connect(url, open_timeout=10, close_timeout=5, compression=None) as ws:
+        async with connect(
+            url, open_timeout=10, close_timeout=5, compression=None, additional_headers=server.headers
+        ) as ws:
             assert await send(ws, INIT)
             await send(ws, huge)
             await drain(ws)
