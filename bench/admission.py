@@ -112,6 +112,9 @@ def main() -> None:
             "| enterprise total median ms |",
             "|---|---|---|---|---|---|---|---|---|",
             *rows,
+            "",
+            "Priority is strict: while the server is over capacity, the lower priority waits for every",
+            "request of the higher one, so under sustained overload it is served only as the load ebbs.",
         ]
     )
     print(table)
