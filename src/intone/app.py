@@ -7,16 +7,20 @@ request does not pay for loading.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import redis
 import redis.asyncio
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,10 +36,12 @@ from intone.config import Settings
 from intone.engines.registry import EngineSet
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.store.database import Store
+from intone.store.history import Retention
 
 log = logging.getLogger("intone")
 
 REQUEST_ID_HEADER = "request-id"
+PRUNE_INTERVAL_S = 3600
 
 
 class RequestId:
@@ -81,6 +87,25 @@ def _warm_up(synthesizer: Synthesizer, ready: threading.Event) -> None:
     ready.set()
 
 
+def _retention(settings: Settings) -> Retention:
+    return Retention(
+        int(settings.history_max_audio_mb * 1_000_000), timedelta(days=settings.history_max_age_days)
+    )
+
+
+async def _prune_history(store: Store) -> None:
+    """Drops history audio past its age or its key's budget, now and every hour: a key that stops
+    making requests must not keep its audio forever (each new generation prunes its own key's too)."""
+    while True:
+        try:
+            pruned = await run_in_threadpool(store.history.prune)
+            if pruned:
+                log.info("dropped the audio of %d history items past the history limits", pruned)
+        except Exception:
+            log.exception("pruning the history failed; it is tried again in an hour")
+        await asyncio.sleep(PRUNE_INTERVAL_S)
+
+
 @asynccontextmanager
 async def _shared_state(settings: Settings, store: Store) -> AsyncIterator[tuple[Gates, TokenStore]]:
     """Per-key concurrency and single-use tokens: in Redis when replicas share them, else local."""
@@ -101,8 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database())
+        store = Store(settings.database(), _retention(settings))
         store.migrate()
+        pruning = asyncio.create_task(_prune_history(store), name="history pruning")
         executor = ThreadPoolExecutor(settings.engine_workers, thread_name_prefix="engine")
         async with _shared_state(settings, store) as (key_gates, token_store):
             admission = Admission(
@@ -128,8 +154,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                pruning.cancel()
                 executor.shutdown(wait=True, cancel_futures=True)
                 await admission.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruning
                 store.close()
 
     # The documentation pages come with their scripts: a browser offline (or air-gapped) still renders them.

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         default=1024, ge=0, description="Audio kept in each key's history, in MB; the oldest goes first."
     )
     history_max_age_days: float = Field(
-        default=30, ge=0, description="Days a history item keeps its audio (the item itself stays)."
+        default=30, ge=0, le=1_000_000, description="Days a history item keeps its audio (the item stays)."
     )
     warm_up: bool = Field(default=True, description="Load and exercise every engine when the server starts.")
     shutdown_grace: float = Field(

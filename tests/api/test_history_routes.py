@@ -7,7 +7,6 @@ import wave
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from intone.config import Settings
 from intone.store.history import NewItem
 from intone.store.keys import Keys
 
-UNLIMITED = 10**12
-FOREVER = timedelta(days=100_000)
 # Every key ElevenLabs' SpeechHistoryItemResponse lists (and that the SDKs parse), plus Intone's audio_kept.
 ITEM_KEYS = {
     "history_item_id",
@@ -56,8 +53,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def _record(client: TestClient, item: NewItem, max_audio_bytes: int = UNLIMITED) -> None:
-    client.app.state.services.store.history.record(item, max_audio_bytes, FOREVER)
+def _record(client: TestClient, item: NewItem) -> None:
+    client.app.state.services.store.history.record(item)
 
 
 def _keys(client: TestClient) -> Keys:
@@ -220,9 +217,18 @@ def test_audio_is_served_as_it_was_made(client: TestClient):
     assert response.content == b"\x01\x02" * 8 and response.headers["content-type"] == "audio/pcm"
 
 
-def test_pruned_audio_is_404_but_the_item_stays(client: TestClient):
-    _record(client, _item(1, audio=b"x" * 10), max_audio_bytes=15)
-    _record(client, _item(2, audio=b"y" * 10), max_audio_bytes=15)  # no room left for item001's audio
+@pytest.fixture
+def small_history(tmp_path: Path) -> Iterator[TestClient]:
+    """A server that keeps 15 bytes of audio per key."""
+    settings = Settings(data_dir=tmp_path, warm_up=False, auth="off", history_max_audio_mb=0.000015)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_pruned_audio_is_404_but_the_item_stays(small_history: TestClient):
+    client = small_history
+    _record(client, _item(1, audio=b"x" * 10))
+    _record(client, _item(2, audio=b"y" * 10))  # no room left for item001's audio
     for response in (
         client.get("/v1/history/item001/audio"),
         client.post("/v1/history/download", json={"history_item_ids": ["item001"]}),

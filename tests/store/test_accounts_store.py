@@ -1,7 +1,8 @@
-"""Keys and quota charging in the store, on SQLite and PostgreSQL."""
+"""Keys, quota charging and what a key takes along when it goes, in the store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -9,6 +10,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 from intone.accounts.scopes import DEFAULT_SCOPES, Scope
 from intone.store.database import Store
+from intone.store.history import HistoryQuery, NewItem
+
+# A NewItem but for its owner and audio, as JSON can carry it to the kill -9 script.
+ITEM = {
+    "history_item_id": "item1",
+    "request_id": "request1",
+    "voice_id": "george",
+    "voice_name": "George",
+    "voice_category": "premade",
+    "model_id": "eleven_flash_v2",
+    "text": "Hello.",
+    "characters": 6,
+    "character_count_change_from": 0,
+    "character_count_change_to": 6,
+    "settings": {},
+    "output_format": "mp3_44100_128",
+    "content_type": "audio/mpeg",
+    "source": "TTS",
+}
 
 
 def test_a_key_is_found_by_its_secret_only(store: Store) -> None:
@@ -37,6 +57,22 @@ def test_keys_change_and_go(store: Store) -> None:
     assert store.keys.authenticate(secret) is None
 
 
+def test_a_deleted_key_takes_its_history_along_but_not_its_usage(store: Store) -> None:
+    key, _ = store.keys.create("gone", DEFAULT_SCOPES, None, "pro")
+    other, _ = store.keys.create("stays", DEFAULT_SCOPES, None, "pro")
+    store.history.record(NewItem(**ITEM, owner=key.key_id, audio=b"mp3"))
+    store.history.record(NewItem(**ITEM | {"history_item_id": "item2"}, owner=other.key_id, audio=b"mp3"))
+    store.usage.charge(key.key_id, 6, None)
+    assert store.keys.delete(key.key_id)
+    assert store.history.page(key.key_id, HistoryQuery()).items == []
+    assert store.history.audio(key.key_id, "item1") is None
+    assert store.history.get(other.key_id, "item2") is not None
+    assert store.usage.get(key.key_id) == 6
+    # Deleting no key deletes no history, even history whose owner has that name (not a key's).
+    store.history.record(NewItem(**ITEM | {"history_item_id": "item3"}, owner="local", audio=b"mp3"))
+    assert not store.keys.delete("local") and store.history.get("local", "item3") is not None
+
+
 def test_charges_stop_exactly_at_the_limit(store: Store) -> None:
     assert store.usage.charge("k", 60, 100) == 60
     assert store.usage.charge("k", 50, 100) is None
@@ -57,20 +93,22 @@ def test_fifty_parallel_charges_never_overspend(store: Store) -> None:
     assert store.usage.get("busy") == 7 * len(granted)
 
 
-def test_committed_keys_and_usage_survive_kill_9(database_url: str) -> None:
+def test_committed_keys_usage_and_history_survive_kill_9(database_url: str) -> None:
     Store(database_url).migrate()
     script = (
-        "import sys, time\n"
+        "import json, sys, time\n"
         "from intone.accounts.scopes import DEFAULT_SCOPES\n"
         "from intone.store.database import Store\n"
+        "from intone.store.history import NewItem\n"
         "store = Store(sys.argv[1])\n"
         "key, _ = store.keys.create('survivor', DEFAULT_SCOPES, 1000, 'pro')\n"
         "store.usage.charge(key.key_id, 123, 1000)\n"
+        "store.history.record(NewItem(**json.loads(sys.argv[2]), owner=key.key_id, audio=b'mp3'))\n"
         "print(key.key_id, flush=True)\n"
         "time.sleep(60)\n"
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", script, database_url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, database_url, json.dumps(ITEM)], stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     key_id = process.stdout.readline().strip()
@@ -80,5 +118,8 @@ def test_committed_keys_and_usage_survive_kill_9(database_url: str) -> None:
     try:
         assert reopened.keys.get(key_id) is not None
         assert reopened.usage.get(key_id) == 123
+        item = reopened.history.get(key_id, "item1")
+        assert item is not None and item.text == "Hello." and item.audio_kept
+        assert reopened.history.audio(key_id, "item1").data == b"mp3"
     finally:
         reopened.close()

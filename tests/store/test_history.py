@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect, select
 
-from intone.store.database import Store
-from intone.store.history import History, HistoryQuery, NewItem, UnknownHistoryItem, UnknownRequestIds
+from intone.store.database import MIGRATIONS, Store
+from intone.store.history import (
+    History,
+    HistoryQuery,
+    NewItem,
+    Retention,
+    UnknownHistoryItem,
+    UnknownRequestIds,
+)
+from intone.store.tables import HistoryRow
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 UNLIMITED = 10**12
@@ -36,7 +48,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def history(store: Store, clock: Clock) -> History:
-    return History(store._engine, clock)
+    return History(store._engine, Retention(UNLIMITED, FOREVER), clock)
+
+
+def _limited(
+    store: Store, clock: Clock, max_audio_bytes: int = UNLIMITED, max_age: timedelta = FOREVER
+) -> History:
+    """The history as a server with these limits sees it (on the same database as the others)."""
+    return History(store._engine, Retention(max_audio_bytes, max_age), clock)
 
 
 def _item(number: int, owner: str = "alice", **changes: Any) -> NewItem:
@@ -65,7 +84,7 @@ def _record(
     history: History, clock: Clock, items: list[NewItem], every: timedelta = timedelta(seconds=1)
 ) -> None:
     for item in items:
-        history.record(item, UNLIMITED, FOREVER)
+        history.record(item)
         clock.advance(every)
 
 
@@ -75,12 +94,20 @@ def _ids(history: History, owner: str = "alice", **query: Any) -> list[str]:
 
 
 def _kept(history: History, owner: str = "alice") -> list[str]:
+    """The owner's items whose audio is served, oldest first."""
     page = history.page(owner, HistoryQuery(page_size=1000, ascending=True))
     return [item.history_item_id for item in page.items if item.audio_kept]
 
 
+def _stored(store: Store) -> list[str]:
+    """Every item whose audio is still in the database (kept or not yet pruned), oldest first."""
+    query = select(HistoryRow.history_item_id).where(HistoryRow.audio.is_not(None))
+    with store._engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
+
+
 def test_an_item_is_kept_as_recorded(history: History, clock: Clock) -> None:
-    history.record(_item(1, settings={"stability": 0.25, "speed": 1.1}), UNLIMITED, FOREVER)
+    history.record(_item(1, settings={"stability": 0.25, "speed": 1.1}))
     item = history.get("alice", "item001")
     assert item is not None
     assert (item.request_id, item.voice_id, item.voice_name, item.model_id) == (
@@ -185,37 +212,106 @@ def test_texts_in_the_order_asked_for(history: History, clock: Clock) -> None:
     assert error.value.missing == ["missing", "request004"]
 
 
-def test_audio_beyond_the_size_limit_goes_oldest_first(history: History, clock: Clock) -> None:
-    for number in range(1, 6):
-        history.record(_item(number), 35, FOREVER)  # ten bytes each: room for three
-        clock.advance(timedelta(seconds=1))
-    assert _kept(history) == ["item003", "item004", "item005"]
+def test_audio_beyond_the_size_limit_goes_oldest_first(store: Store, clock: Clock) -> None:
+    history = _limited(store, clock, max_audio_bytes=35)  # ten bytes each: room for three
+    _record(history, clock, [_item(n) for n in range(1, 6)])
+    assert _kept(history) == ["item003", "item004", "item005"] == _stored(store)
     assert len(_ids(history, page_size=100)) == 5  # the items stay
     pruned = history.audio("alice", "item001")
     assert pruned is not None and pruned.data is None
     # Another owner's audio counts against its own limit, not alice's.
-    history.record(_item(6, owner="bob"), 35, FOREVER)
+    history.record(_item(6, owner="bob"))
     assert _kept(history) == ["item003", "item004", "item005"] and _kept(history, "bob") == ["item006"]
 
 
-def test_an_item_larger_than_the_limit_keeps_no_audio(history: History, clock: Clock) -> None:
-    history.record(_item(1), 100, FOREVER)
-    clock.advance(timedelta(seconds=1))
-    history.record(_item(2, audio=b"x" * 101), 100, FOREVER)
-    assert _kept(history) == []
-    history.record(_item(3), 0, FOREVER)  # a limit of 0 keeps no audio at all
-    assert _kept(history) == [] and len(_ids(history)) == 3
+def test_an_item_larger_than_the_limit_keeps_no_audio(store: Store, clock: Clock) -> None:
+    history = _limited(store, clock, max_audio_bytes=35)
+    # The big one takes no room, so the three small ones around it fit.
+    _record(history, clock, [_item(1), _item(2), _item(3, audio=b"x" * 36), _item(4)])
+    assert _kept(history) == ["item001", "item002", "item004"] == _stored(store)
+    _record(history, clock, [_item(5)])
+    assert _kept(history) == ["item002", "item004", "item005"]
+    nothing = _limited(store, clock, max_audio_bytes=0)  # a limit of 0 keeps no audio at all
+    nothing.record(_item(6))
+    assert _kept(nothing) == [] == _stored(store) and len(_ids(nothing)) == 6
 
 
-def test_audio_past_the_age_limit_goes(history: History, clock: Clock) -> None:
+def test_audio_past_the_age_limit_goes(store: Store, clock: Clock) -> None:
+    history = _limited(store, clock, max_age=timedelta(days=2))
     _record(history, clock, [_item(n) for n in range(1, 4)], every=timedelta(days=1))
-    history.record(_item(4), UNLIMITED, timedelta(days=2))  # now: day 3; item002 is exactly 2 days old
-    assert _kept(history) == ["item003", "item004"]
+    history.record(_item(4))  # now: day 3; item002 is exactly 2 days old
+    assert _kept(history) == ["item003", "item004"] == _stored(store)
+    nothing = _limited(store, clock, max_age=timedelta(0))  # an age of 0 keeps no audio at all
+    nothing.record(_item(5))
+    assert _kept(nothing) == [] == _stored(store)
+
+
+def test_the_age_limit_applies_on_read_without_a_new_recording(store: Store, clock: Clock) -> None:
+    history = _limited(store, clock, max_age=timedelta(days=2))
+    _record(history, clock, [_item(1), _item(2)], every=timedelta(days=1))  # now: day 2
+    assert _kept(history) == ["item002"]
+    old = history.get("alice", "item001")
+    assert (
+        old is not None
+        and not old.audio_kept
+        and not history.find("alice", ["item001"])["item001"].audio_kept
+    )
+    audio = history.audio("alice", "item001")
+    assert audio is not None and audio.data is None and audio.content_type == "audio/mpeg"
     clock.advance(timedelta(days=1))
-    history.record(_item(5), UNLIMITED, timedelta(hours=36))
-    assert _kept(history) == ["item004", "item005"]
-    history.record(_item(6), UNLIMITED, timedelta(0))  # an age of 0 keeps no audio at all
-    assert _kept(history) == []
+    assert _kept(history) == [] and history.audio("alice", "item002").data is None
+    assert _stored(store) == ["item001", "item002"]  # hidden, not yet dropped: that is prune's work
+    assert history.prune() == 2 and _stored(store) == []
+
+
+def test_an_age_longer_than_the_calendar_keeps_everything(store: Store, clock: Clock) -> None:
+    history = _limited(store, clock, max_age=timedelta.max)
+    _record(history, clock, [_item(1), _item(2)])
+    assert _kept(history) == ["item001", "item002"] and history.prune() == 0
+
+
+def test_prune_sweeps_every_owner(store: Store, clock: Clock) -> None:
+    _record(_limited(store, clock), clock, [_item(n, owner) for n, owner in enumerate("aabbbc", 1)])
+    assert _stored(store) == [f"item00{n}" for n in range(1, 7)]  # now: 6 s after item001
+    # Restarted with lower limits: owners that record nothing more are trimmed all the same.
+    smaller = _limited(store, clock, max_audio_bytes=20, max_age=timedelta(seconds=6))
+    assert smaller.prune() == 2  # item001 for its age, item003 for b's budget
+    assert [_kept(smaller, owner) for owner in "abc"] == [["item002"], ["item004", "item005"], ["item006"]]
+    assert _stored(store) == ["item002", "item004", "item005", "item006"]
+    assert smaller.prune() == 0
+    clock.advance(timedelta(days=1))
+    assert smaller.prune() == 4 and _stored(store) == []
+
+
+def test_the_index_migration_keeps_the_history(database_url: str, clock: Clock) -> None:
+    store = Store(database_url)
+    _migrate(store, command.upgrade, "0002")
+    history = _limited(store, clock, max_audio_bytes=25)
+    _record(history, clock, [_item(1), _item(2, owner="bob"), _item(3), _item(4)])
+    before = [history.page(owner, HistoryQuery()) for owner in ("alice", "bob")]
+    assert _kept(history) == ["item003", "item004"]
+    for step, revision, indexes in (
+        (command.upgrade, "head", {"ix_history_owner_created_at", "ix_history_kept_audio"}),
+        (command.downgrade, "0002", {"ix_history_owner", "ix_history_created_at"}),
+        (command.upgrade, "head", {"ix_history_owner_created_at", "ix_history_kept_audio"}),
+    ):
+        _migrate(store, step, revision)
+        with store._engine.connect() as conn:
+            names = {index["name"] for index in inspect(conn).get_indexes("history")}
+        assert names == indexes | {"ix_history_request_id"}
+        assert [history.page(owner, HistoryQuery()) for owner in ("alice", "bob")] == before
+    history.record(_item(5))
+    assert _kept(history) == ["item004", "item005"] and _stored(store) == ["item002", "item004", "item005"]
+    store.close()
+
+
+def _migrate(store: Store, step: Callable[[Config, str], None], revision: str) -> None:
+    """Runs an Alembic upgrade or downgrade to `revision` the way Store.migrate runs its upgrade."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    with store._engine.begin() as conn:
+        config.attributes["connection"] = conn
+        step(config, revision)
 
 
 @pytest.mark.parametrize("value", ["nul\0byte", "half \ud83d pair"])

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from intone.store.history import History
+from intone.store.history import DEFAULT_RETENTION, History, Retention
 from intone.store.keys import Keys
 from intone.store.tables import Base, InstallationRow
 from intone.store.tokens import Tokens
@@ -35,9 +35,10 @@ _MIGRATION_LOCK_KEY = 0x1D70E
 
 
 class Store:
-    """The database behind the server (SQLite or PostgreSQL), given as an SQLAlchemy URL."""
+    """The database behind the server (SQLite or PostgreSQL), given as an SQLAlchemy URL; `retention` is how
+    much audio the history keeps."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retention: Retention = DEFAULT_RETENTION) -> None:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
@@ -55,7 +56,7 @@ class Store:
         self.usage = Usage(self._engine, insert)
         self.keys = Keys(self._engine)
         self.tokens = Tokens(self._engine)
-        self.history = History(self._engine)
+        self.history = History(self._engine, retention)
 
     def migrate(self) -> None:
         """Bring the schema up to the newest migration; a no-op when it already is.

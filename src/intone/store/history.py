@@ -13,6 +13,8 @@ from sqlalchemy import (
     Engine,
     Row,
     Select,
+    and_,
+    case,
     delete,
     false,
     func,
@@ -37,6 +39,19 @@ class UnknownHistoryItem(Exception):
     def __init__(self, history_item_id: str) -> None:
         super().__init__(f"unknown history item {history_item_id!r}")
         self.history_item_id = history_item_id
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much audio each owner's history keeps: none `max_age` old or older, and, newest first, no more
+    than `max_audio_bytes` in all; an item larger than that on its own keeps none (and takes no room)."""
+
+    max_audio_bytes: int
+    max_age: timedelta
+
+
+# The documented defaults of INTONE_HISTORY_MAX_AUDIO_MB and INTONE_HISTORY_MAX_AGE_DAYS.
+DEFAULT_RETENTION = Retention(max_audio_bytes=1024 * 1_000_000, max_age=timedelta(days=30))
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,6 @@ _ITEM_COLUMNS = (
     HistoryRow.content_type,
     HistoryRow.source,
     HistoryRow.created_at,
-    HistoryRow.audio.is_not(None).label("audio_kept"),
 )
 
 # Listing order: by date, the id breaking ties between items made in the same microsecond.
@@ -143,38 +157,75 @@ _ORDER = (HistoryRow.created_at, HistoryRow.history_item_id)
 class History:
     """Items are per owner (the key that made them): one key never sees another's."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self, engine: Engine, retention: Retention, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         self._engine = engine
-        self._clock = clock  # tests set the time items are recorded at
+        self._retention = retention
+        self._clock = clock  # tests set the time items are recorded and read at
 
-    def record(self, item: NewItem, max_audio_bytes: int, max_age: timedelta) -> None:
-        """Adds the item, then drops the audio (never the item) of the owner's items at least `max_age` old
-        and, oldest first, of those beyond `max_audio_bytes` in all; the new item's own audio included."""
+    def record(self, item: NewItem) -> None:
+        """Adds the item, then drops the audio (never the item) the retention no longer keeps among the
+        owner's items, the new one's included."""
         now = self._clock()
         row = asdict(item) | {"created_at": now, "audio_size": len(item.audio)}
-        kept = (HistoryRow.owner == item.owner, HistoryRow.audio.is_not(None))
-        # Each item's audio plus that of every newer one: past the budget, this item and all older go.
+        with self._engine.begin() as conn:
+            conn.execute(insert(HistoryRow).values(**row))
+            self._prune(conn, item.owner, now)
+
+    def prune(self) -> int:
+        """Drops the audio the retention no longer keeps, for every owner; how many items lost theirs.
+
+        Recording prunes only the recording owner's items, and reads only hide audio past the age limit:
+        run this at start-up (the limits may have shrunk) and now and then, so that audio stored by keys
+        that stopped generating goes too. Each owner is one short transaction.
+        """
+        now = self._clock()
+        owners = select(HistoryRow.owner).where(HistoryRow.audio.is_not(None)).distinct()
+        with self._engine.connect() as conn:
+            found = conn.execute(owners).scalars().all()
+        dropped = 0
+        for owner in found:
+            with self._engine.begin() as conn:
+                dropped += self._prune(conn, owner, now)
+        return dropped
+
+    def _prune(self, conn: Connection, owner: str, now: datetime) -> int:
+        # Both statements select on exactly the partial index's terms (owner, audio IS NOT NULL), so they
+        # read only the items still holding audio, not all the owner ever made.
+        kept = (HistoryRow.owner == owner, HistoryRow.audio.is_not(None))
+        too_old = update(HistoryRow).where(*kept, HistoryRow.created_at <= self._cutoff(now))
+        dropped = conn.execute(too_old.values(audio=None)).rowcount
+        budget = self._retention.max_audio_bytes
+        fits = HistoryRow.audio_size <= budget
+        # Each item's audio plus that of every newer one that fits on its own: past the budget, this item
+        # and all older go; an item too big on its own goes without pushing the others out.
         running = (
             select(
                 HistoryRow.history_item_id,
-                func.sum(HistoryRow.audio_size)
+                fits.label("fits"),
+                func.sum(case((fits, HistoryRow.audio_size), else_=0))  # typed by audio_size: BIGINT
                 .over(order_by=[column.desc() for column in _ORDER])
                 .label("running"),
             )
             .where(*kept)
             .subquery()
         )
-        over_budget = select(running.c.history_item_id).where(running.c.running > max_audio_bytes)
-        with self._engine.begin() as conn:
-            conn.execute(insert(HistoryRow).values(**row))
-            conn.execute(
-                update(HistoryRow).where(*kept, HistoryRow.created_at <= now - max_age).values(audio=None)
-            )
-            conn.execute(
-                update(HistoryRow)
-                .where(HistoryRow.history_item_id.in_(over_budget.scalar_subquery()))
-                .values(audio=None)
-            )
+        over_budget = select(running.c.history_item_id).where(~running.c.fits | (running.c.running > budget))
+        unkept = update(HistoryRow).where(
+            *kept, HistoryRow.history_item_id.in_(over_budget.scalar_subquery())
+        )
+        return dropped + conn.execute(unkept.values(audio=None)).rowcount
+
+    def _cutoff(self, now: datetime) -> datetime:
+        """Audio made at or before this time is past the age limit."""
+        # An age reaching back before year 1 (timedelta allows far more) would overflow: it keeps all.
+        return now - min(self._retention.max_age, now - datetime.min.replace(tzinfo=UTC))
+
+    def _audio_kept(self) -> ColumnElement[bool]:
+        """Whether an item's audio is still kept: audio past the age limit counts as gone even before a
+        prune has dropped it."""
+        return and_(HistoryRow.audio.is_not(None), HistoryRow.created_at > self._cutoff(self._clock()))
 
     def texts(self, owner: str, request_ids: Sequence[str]) -> list[str]:
         """The texts of the owner's generations with these request ids, in the order given."""
@@ -216,7 +267,8 @@ class History:
         """The item's audio; None when the owner has no such item."""
         if not _storable(history_item_id):
             return None
-        stmt = select(HistoryRow.content_type, HistoryRow.output_format, HistoryRow.audio).where(
+        data = case((self._audio_kept(), HistoryRow.audio))
+        stmt = select(HistoryRow.content_type, HistoryRow.output_format, data).where(
             HistoryRow.owner == owner, HistoryRow.history_item_id == history_item_id
         )
         with self._engine.connect() as conn:
@@ -233,9 +285,8 @@ class History:
         with self._engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
 
-    @staticmethod
-    def _items(owner: str) -> Select[Any]:
-        return select(*_ITEM_COLUMNS).where(HistoryRow.owner == owner)
+    def _items(self, owner: str) -> Select[Any]:
+        return select(*_ITEM_COLUMNS, self._audio_kept().label("audio_kept")).where(HistoryRow.owner == owner)
 
 
 def _after(conn: Connection, owner: str, history_item_id: str, ascending: bool) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from intone.accounts.scopes import Scope
 from intone.accounts.secrets import KEY_PREFIX, hash_secret, hint, new_id, new_secret
-from intone.store.tables import ApiKeyRow
+from intone.store.tables import ApiKeyRow, HistoryRow
 
 
 class KeyChanges(TypedDict, total=False):
@@ -112,6 +112,11 @@ class Keys:
         return self.get(key_id)
 
     def delete(self, key_id: str) -> bool:
-        """False when there is no such key."""
+        """Deletes the key and its history (its usage stays, for the accounting); False when there is no
+        such key."""
         with self._engine.begin() as conn:
-            return conn.execute(delete(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).rowcount == 1
+            if conn.execute(delete(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).rowcount != 1:
+                return False
+            # No one could read these items again, yet their audio may take up to the whole size limit.
+            conn.execute(delete(HistoryRow).where(HistoryRow.owner == key_id))
+            return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, LargeBinary, MetaData, Text, false
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, LargeBinary, MetaData, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -79,9 +79,22 @@ class HistoryRow(Base):
     """One logged generation: what was asked for, by whom, and (while kept) the audio it made."""
 
     __tablename__ = "history"
+    # Listings are an owner's items in date order. Pruning reads only the items still holding audio (the
+    # partial index), however many the owner made: items stay when their audio goes.
+    __table_args__ = (
+        Index("ix_history_owner_created_at", "owner", "created_at", "history_item_id"),
+        Index(
+            "ix_history_kept_audio",
+            "owner",
+            "created_at",
+            "history_item_id",
+            sqlite_where=text("audio IS NOT NULL"),
+            postgresql_where=text("audio IS NOT NULL"),
+        ),
+    )
 
     history_item_id: Mapped[str] = mapped_column(primary_key=True)
-    owner: Mapped[str] = mapped_column(index=True)  # the key (subject) that made it
+    owner: Mapped[str]  # the key (subject) that made it
     request_id: Mapped[str] = mapped_column(index=True)
     voice_id: Mapped[str]
     voice_name: Mapped[str]
@@ -95,7 +108,7 @@ class HistoryRow(Base):
     output_format: Mapped[str]
     content_type: Mapped[str]
     source: Mapped[str]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     audio: Mapped[bytes | None] = mapped_column(LargeBinary)
     audio_size: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
