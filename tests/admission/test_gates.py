@@ -297,3 +297,58 @@ def test_close_gives_back_places_and_leaves_the_client_open(shared_redis):
             await client.aclose()
 
     asyncio.run(_with_redis_gates(url, prefix, scenario))
+
+
+def test_a_release_cancelled_on_its_way_still_gives_the_place_back(run):
+    async def scenario(make: Make) -> None:
+        gates = make()
+        hold = await gates.acquire("g", 1, 5, _later())
+        releasing = asyncio.create_task(hold.release())
+        await asyncio.sleep(0)  # under way
+        releasing.cancel()
+        await asyncio.gather(releasing, return_exceptions=True)
+        await _eventually(gates, "inside", 0)
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("spins", [0, 1, 2, 3])
+def test_a_waiter_cancelled_as_its_place_comes_free_does_not_run(run, spins):
+    async def scenario(make: Make) -> None:
+        gates = make()
+        holder = await gates.acquire("g", 1, 5, _later())
+        waiter = asyncio.create_task(gates.acquire("g", 1, 5, _later()))
+        await _eventually(gates, "waiting", 1)
+        await holder.release()
+        for _ in range(spins):
+            await asyncio.sleep(0)
+        if waiter.cancel():
+            with pytest.raises(asyncio.CancelledError):
+                await waiter  # a cancelled request never gets a place it would go on to use
+        else:
+            await (waiter.result()).release()
+        await _eventually(gates, "inside", 0)
+        assert (await gates.acquire("g", 1, 5, _later())).current == 1
+
+    run(scenario)
+
+
+def test_tickets_stay_unique_when_redis_forgets_everything(shared_redis):
+    url, prefix = shared_redis
+
+    async def scenario(make: Make) -> None:
+        gates = make()
+        before = await gates.acquire("g", 1, 5, _later())
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            await client.delete(*[key async for key in client.scan_iter(f"{prefix}*")])  # a restart
+        finally:
+            await client.aclose()
+        after = await gates.acquire("g", 1, 5, _later())  # the arrival counter starts again at 1
+        await before.release()  # must not take the newer request's place away
+        assert await _count(gates, "inside") == 1
+        with pytest.raises(GateTimeout):
+            await gates.acquire("g", 1, 5, time.monotonic() + 0.3)
+        await after.release()
+
+    asyncio.run(_with_redis_gates(url, prefix, scenario))

@@ -62,14 +62,15 @@ class Admission:
         deadline = arrived + self.max_wait
         limit = caller.tier.limit(group)
         priority = caller.tier.priority
+        key_gate = f"{caller.subject}:{group.value}"
         try:
-            key_hold = await self.keys.acquire(f"{caller.subject}:{group.value}", limit, priority, deadline)
+            key_hold = await self.keys.acquire(key_gate, limit, priority, deadline)
         except (GateFull, GateTimeout):
             raise Overloaded(
                 "too_many_concurrent_requests",
                 f"This key already has {limit} requests in flight for {group.value} models, the limit of "
                 f"its '{caller.tier.name}' tier, and more are waiting. Retry later, or use a higher tier.",
-                self._retry_after(limit),
+                self._retry_after(await self.keys.waiting(key_gate), limit),
             ) from None
         try:
             server_hold = await self.server.acquire(SERVER_GATE, self.capacity, priority, deadline)
@@ -79,7 +80,7 @@ class Admission:
                 raise Overloaded(
                     "system_busy",
                     "The server is busy with other requests and its queue is full. Retry later.",
-                    self._retry_after(self.capacity),
+                    self._retry_after(self.server.queued(SERVER_GATE), self.capacity),
                 ) from None
             raise
         now = time.monotonic()
@@ -88,10 +89,10 @@ class Admission:
     def _finished(self, seconds: float) -> None:
         self._average_hold += _SMOOTHING * (seconds - self._average_hold)
 
-    def _retry_after(self, places: int) -> int:
-        """Seconds until a place is likely free: the queue ahead, served `places` at a time."""
-        waiting = self.server.waiting(SERVER_GATE) + 1
-        return max(1, min(60, math.ceil(self._average_hold * waiting / max(1, places))))
+    def _retry_after(self, waiting: int, places: int) -> int:
+        """Seconds until a place is likely free: the `waiting` requests ahead and this one, served
+        `places` at a time."""
+        return max(1, min(60, math.ceil(self._average_hold * (waiting + 1) / max(1, places))))
 
     async def close(self) -> None:
         await self.keys.close()

@@ -45,6 +45,10 @@ class Gates(Protocol):
         Raises GateFull or GateTimeout."""
         ...
 
+    async def waiting(self, name: str) -> int:
+        """Requests queued in front of gate `name`."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -80,9 +84,12 @@ class LocalGates:
         gate = self._gates.get(name)
         return gate.inside if gate else 0
 
-    def waiting(self, name: str) -> int:
+    def queued(self, name: str) -> int:
         gate = self._gates.get(name)
         return sum(not waiter.admitted.done() for waiter in gate.waiting) if gate else 0
+
+    async def waiting(self, name: str) -> int:
+        return self.queued(name)
 
     async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
         gate = self._gates.setdefault(name, _Gate())
@@ -91,12 +98,15 @@ class LocalGates:
         if not gate.waiting and gate.inside < limit:
             gate.inside += 1
             return self._hold(name, gate, gate.inside)
-        if self.waiting(name) >= self.max_waiting:
+        if self.queued(name) >= self.max_waiting:
             raise GateFull(name)
         waiter = _Waiter((-priority, next(self._arrivals)), asyncio.get_running_loop().create_future())
         heapq.heappush(gate.waiting, waiter)
         try:
-            current = await asyncio.wait_for(asyncio.shield(waiter.admitted), deadline - time.monotonic())
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives just as the
+            # place is handed over, and the cancelled request would then run.
+            async with asyncio.timeout(deadline - time.monotonic()):
+                current = await asyncio.shield(waiter.admitted)
         except (TimeoutError, asyncio.CancelledError) as error:
             if waiter.admitted.done() and not waiter.admitted.cancelled():
                 # Admitted just as the wait ended: give the place to the next one.

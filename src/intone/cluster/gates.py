@@ -1,11 +1,13 @@
 """Gates in Redis: the contract of `intone.admission.gates.LocalGates`, shared by every replica.
 
-Each request gets a ticket, its arrival number from one Redis counter. Per gate (keys share a hash tag):
+Each request gets a ticket: its arrival number from one Redis counter, then a random suffix, so a
+ticket stays unique even after Redis restarts (and the counter with it). Per gate (keys share a hash tag):
 
 - `holders`: sorted set, ticket -> when its lease ends (ms, Redis clock);
 - `queue`: sorted set, ticket -> minus its priority; equal scores sort by member, and tickets are
   zero-padded arrival numbers, so the queue is highest priority first, first come first served;
-- `leases`: sorted set, waiting ticket -> when its lease ends;
+- `leases`: sorted set, waiting ticket -> when its lease ends (short: live waiters renew it whenever
+  they ask again, so a dead replica's waiters stop blocking the queue within a second or two);
 - `limit`: the limit the newest arrival brought (a key moved up a tier lets its waiters in).
 
 One Lua script decides atomically: it drops expired holders and waiters, so the places of a replica
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 
 import redis.asyncio as redis
@@ -39,8 +42,8 @@ redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 """
 
 # KEYS: holders, queue, leases, limit. ARGV: ticket, limit, lease (ms), max waiting, minus the priority,
-# 1 when the ticket arrives (0 when it asks again). Returns the holders counting it once admitted,
-# 0 while it waits, -1 when the queue is full.
+# 1 when the ticket arrives (0 when it asks again), a waiter's lease (ms). Returns the holders counting it
+# once admitted, 0 while it waits, -1 when the queue is full.
 _DECIDE = (
     _PURGE
     + """
@@ -73,7 +76,7 @@ if rank < limit - inside then
   redis.call('ZADD', holders, now + lease, ticket)
   return finish(inside + 1)
 end
-redis.call('ZADD', leases, now + lease, ticket)
+redis.call('ZADD', leases, now + tonumber(ARGV[7]), ticket)
 return finish(0)
 """
 )
@@ -93,6 +96,7 @@ return 1
 
 _POLL_S = 0.025  # how often a waiter asks again, so how late it may notice a free place
 LEASE_MS = 15_000  # how long a killed replica's places stay taken
+WAITER_LEASE_MS = 2_000  # how long a killed replica's waiters stay queued
 
 
 class RedisGates:
@@ -105,6 +109,7 @@ class RedisGates:
         self._client = client
         self._prefix = prefix
         self._lease_ms = lease_ms
+        self._waiter_lease_ms = min(lease_ms, WAITER_LEASE_MS)
         self._decide = client.register_script(_DECIDE)
         self._count = client.register_script(_COUNT)
         self._renew = client.register_script(_RENEW)
@@ -122,13 +127,18 @@ class RedisGates:
 
     async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
         keys = self._keys(name)
-        ticket = f"{await self._client.incr(self._prefix + 'arrivals'):020d}"
+        arrival = await self._client.incr(self._prefix + "arrivals")
+        ticket = f"{arrival:020d}-{secrets.token_hex(4)}"
         try:
             current = await self._wait(name, keys, ticket, limit, priority, deadline)
-        except (GateTimeout, asyncio.CancelledError):
-            # Shielded: a second cancellation must not leave the ticket queued (or admitted) until its
+        except GateFull:
+            raise  # never queued
+        except BaseException:
+            # Timed out, cancelled, or Redis failed after the script ran: leave the queue (or the place
+            # just given). Shielded, so a second cancellation cannot leave the ticket there until its
             # lease runs out.
-            await asyncio.shield(self._leave(keys, ticket))
+            with contextlib.suppress(redis.RedisError):
+                await asyncio.shield(self._leave(keys, ticket))
             raise
         renewal = asyncio.create_task(self._keep(keys[0], ticket), name=f"gate lease {name}")
         self._held[ticket] = (keys, renewal)
@@ -136,7 +146,8 @@ class RedisGates:
         async def release() -> None:
             self._held.pop(ticket, None)
             renewal.cancel()
-            await self._give_back(keys, ticket)
+            # Shielded: a request cancelled as it ends must still give its place back now, not in 15 s.
+            await asyncio.shield(self._give_back(keys, ticket))
 
         return Hold(current, release)
 
@@ -145,7 +156,15 @@ class RedisGates:
     ) -> int:
         arriving = 1
         while True:
-            args = [ticket, limit, self._lease_ms, self.max_waiting, -priority, arriving]
+            args = [
+                ticket,
+                limit,
+                self._lease_ms,
+                self.max_waiting,
+                -priority,
+                arriving,
+                self._waiter_lease_ms,
+            ]
             current = int(await self._decide(keys=keys, args=args))
             if current > 0:
                 return current
