@@ -4,7 +4,9 @@ WebSockets where the SDK has no call) against a real server that requires keys."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,12 +18,14 @@ from elevenlabs.core.api_error import ApiError
 from websockets.asyncio.client import connect
 
 from tests.api.server import Server, create_key, serving
-from tests.api.ws import drain, run, send, ws_url
+from tests.api.ws import audio_messages, drain, errors, receive_until, run, send, spoken, ws_url
+from tests.shared_services import postgres_database, redis_url
 
 pytestmark = pytest.mark.slow
 
 GEORGE = "JBFqnCBsd6RMkjVDRZzb"
 FLASH = "eleven_flash_v2"
+MULTILINGUAL = "eleven_multilingual_v2"
 
 
 @dataclass
@@ -37,12 +41,19 @@ class Site:
         return ElevenLabs(base_url=self.server.url, api_key=key)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[Site]:
-    data = tmp_path_factory.mktemp("intone-accounts")
-    env = {"INTONE_DATA_DIR": str(data)}
-    with serving(data, env={"INTONE_WARM_UP": "false"}) as server:
-        yield Site(server, env, create_key(env, "admin", "--scopes", "admin"))
+@pytest.fixture(scope="module", params=["embedded", "shared"])
+def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
+    """The server as one machine runs it (SQLite, in-process limits), then as a replica does (real
+    PostgreSQL and Redis): every rule here must hold in both."""
+    data = tmp_path_factory.mktemp(f"intone-accounts-{request.param}")
+    with contextlib.ExitStack() as stack:
+        env = {"INTONE_WARM_UP": "false"}
+        if request.param == "shared":
+            database = stack.enter_context(postgres_database())
+            env |= {"INTONE_DATABASE_URL": database, "INTONE_REDIS_URL": redis_url()}
+        server = stack.enter_context(serving(data, env=env))
+        key_env = {**os.environ, **env, "INTONE_DATA_DIR": str(data)}
+        yield Site(server, key_env, create_key(key_env, "admin", "--scopes", "admin"))
 
 
 def _api_error(error: pytest.ExceptionInfo[ApiError], http_status: int, status: str) -> str:
@@ -326,6 +337,92 @@ def test_request_ids_stitch_earlier_texts_and_unknown_ones_are_refused(site):
         "1984.", previous_text="It happened in"
     )
     assert normalized("1984.", previous_request_ids=[earlier]) != normalized("1984.")
+    # The ids win over previous_text, as ElevenLabs documents.
+    assert normalized("1984.", previous_request_ids=[earlier], previous_text="Page") == normalized(
+        "1984.", previous_text="It happened in"
+    )
+    assert normalized("Then.", next_request_ids=[earlier], next_text="ignored")
+    for field in ("previous_request_ids", "next_request_ids"):
+        with pytest.raises(ApiError) as error:
+            normalized("1984.", **{field: [earlier, "nope"]})
+        assert (
+            "nope" in _api_error(error, 400, "invalid_request_ids")
+            and field in error.value.body["detail"]["message"]
+        )
+    # Another key's generations are not this key's context.
     with pytest.raises(ApiError) as error:
-        normalized("1984.", previous_request_ids=[earlier, "nope"])
-    assert "nope" in _api_error(error, 400, "invalid_request_ids")
+        site.client(site.key("outsider")).text_to_speech.convert_with_timestamps(
+            GEORGE, text="1984.", model_id=FLASH, previous_request_ids=[earlier]
+        )
+    _api_error(error, 400, "invalid_request_ids")
+
+
+def test_streams_are_charged_report_the_keys_concurrency_and_reach_the_history(site):
+    client = site.client(site.key("streamer", "--character-limit", "100", tier="creator"))
+    with client.text_to_speech.with_raw_response.stream(
+        GEORGE, text="Streamed speech.", model_id=FLASH, output_format="mp3_44100_128"
+    ) as response:
+        audio = b"".join(response.data)
+        headers = response.headers
+    assert headers["character-cost"] == "8"  # 16 characters at half a credit
+    assert (headers["current-concurrent-requests"], headers["maximum-concurrent-requests"]) == ("1", "10")
+    with client.text_to_speech.with_raw_response.stream_with_timestamps(
+        GEORGE,
+        text="Timed speech here.",
+        model_id=MULTILINGUAL,
+        output_format="pcm_16000",
+        enable_logging=False,
+    ) as response:
+        assert list(response.data)
+        assert response.headers["character-cost"] == "18"
+        assert response.headers["maximum-concurrent-requests"] == "5"
+    assert client.user.subscription.get().character_count == 26
+    history = client.history.list().history
+    assert [item.text for item in history] == ["Streamed speech."]
+    assert b"".join(client.history.get_audio(history[0].history_item_id)) == audio
+
+
+def test_a_socket_is_charged_per_segment_and_ends_at_its_quota(site):
+    key = site.key("socket-quota", "--character-limit", "12", tier="free")
+
+    async def talk() -> tuple[list[dict], list[dict], int | None]:
+        url = ws_url(site.server.url, "stream-input", model_id=FLASH, output_format="pcm_16000")
+        async with connect(
+            url, open_timeout=10, close_timeout=5, additional_headers={"xi-api-key": key}
+        ) as ws:
+            await send(ws, {"text": " "}, {"text": "Hello there. ", "flush": True})
+            first = await receive_until(ws, lambda got: any(m.get("audio") for m in got), timeout=30)
+            await send(ws, {"text": "This sentence costs more than what is left. ", "flush": True})
+            return first, await drain(ws, timeout=30), ws.close_code
+
+    first, rest, code = run(talk(), timeout=60)
+    assert audio_messages(first)
+    assert code == 1008 and [message["error"] for message in errors(rest)] == ["quota_exceeded"]
+    assert "costs" not in spoken(first + rest)  # nothing was synthesized for the refused segment
+    used = site.client(key).user.subscription.get().character_count
+    assert 0 < used <= 12
+
+
+def test_a_socket_stops_when_its_key_is_disabled_meanwhile(site):
+    key = site.key("socket-disabled")
+
+    async def talk() -> tuple[list[dict], int | None]:
+        url = ws_url(site.server.url, "stream-input", model_id=FLASH, output_format="pcm_16000")
+        async with connect(
+            url, open_timeout=10, close_timeout=5, additional_headers={"xi-api-key": key}
+        ) as ws:
+            await send(ws, {"text": " "}, {"text": "Hello there. ", "flush": True})
+            await receive_until(ws, lambda got: any(m.get("audio") for m in got), timeout=30)
+            await asyncio.to_thread(
+                _admin,
+                site,
+                "PATCH",
+                f"/admin/keys/{_key_id(site, 'socket-disabled')}",
+                json={"disabled": True},
+            )
+            await send(ws, {"text": "And one more thing. ", "flush": True})
+            return await drain(ws, timeout=30), ws.close_code
+
+    rest, code = run(talk(), timeout=60)
+    assert code == 1008 and [message["error"] for message in errors(rest)] == ["invalid_api_key"]
+    assert "thing" not in spoken(rest)

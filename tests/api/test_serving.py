@@ -14,7 +14,7 @@ import pytest
 
 from intone.audio.formats import parse_output_format
 from intone.tls import ensure_self_signed
-from tests.api.server import serving
+from tests.api.server import create_key, serving
 from tests.audio.test_encoders import decode
 
 pytestmark = pytest.mark.slow
@@ -64,6 +64,27 @@ def test_client_that_disconnects_frees_its_slot_and_logs_no_crash(server):
             time.sleep(0.5)
         assert probe.headers["current-concurrent-requests"] == "1"
     assert "Traceback" not in server.log_text()
+
+
+def test_a_client_that_leaves_before_its_audio_is_not_charged(server):
+    key = create_key({**os.environ, "INTONE_DATA_DIR": str(server.log.parent)}, "leaver")
+
+    def used() -> int:
+        response = httpx.get(f"{server.url}/v1/user/subscription", headers={"xi-api-key": key})
+        return response.json()["character_count"]
+
+    with pytest.raises(httpx.ReadTimeout):  # a whole file: nothing arrives until the end
+        httpx.post(
+            f"{server.url}/v1/text-to-speech/{GEORGE}",
+            headers={"xi-api-key": key},
+            json={"text": LONG, "model_id": "eleven_multilingual_v2"},
+            timeout=httpx.Timeout(10, read=3),
+        )
+    assert used() == len(LONG)  # charged while it runs
+    deadline = time.monotonic() + 60
+    while used() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert used() == 0  # given back once the server saw the client go
 
 
 def test_graceful_stop_lets_a_stream_finish(tmp_path):

@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from intone.accounts.caller import LOCAL_SUBJECT, Caller
-from intone.accounts.scopes import Scope
+from intone.accounts.scopes import DEFAULT_SCOPES, Scope
 from intone.accounts.tiers import get_tier
 from intone.api.errors import ApiError
 from intone.api.state import Services, services
@@ -37,7 +37,9 @@ class AuthError(Exception):
 
 
 def local_caller(svc: Services) -> Caller:
-    return Caller(LOCAL_SUBJECT, "local", frozenset(Scope), get_tier(svc.settings.local_tier), None)
+    # Key management stays with `intone keys`: a local process must not mint keys that would still work
+    # once the server is exposed with authentication on.
+    return Caller(LOCAL_SUBJECT, "local", DEFAULT_SCOPES, get_tier(svc.settings.local_tier), None)
 
 
 def caller_of(key: ApiKey) -> Caller:
@@ -65,9 +67,21 @@ def redeem(svc: Services, token: str) -> Caller:
     redeemed = svc.tokens.redeem(token)
     if redeemed is None or redeemed[1] != TTS_WEBSOCKET:
         raise AuthError(401, "invalid_api_key", "Invalid or already used single-use token.")
-    key = svc.store.keys.get(redeemed[0])
+    return _by_id(svc, redeemed[0])
+
+
+def current(svc: Services, caller: Caller) -> Caller:
+    """The caller as its key is now: a socket open for long sees a quota, tier or scope change, and a
+    key disabled or deleted meanwhile stops it. Blocking: call it from a thread."""
+    return caller if caller.subject == LOCAL_SUBJECT else _by_id(svc, caller.subject)
+
+
+def _by_id(svc: Services, key_id: str) -> Caller:
+    if key_id == LOCAL_SUBJECT and svc.settings.auth == "off":
+        return local_caller(svc)
+    key = svc.store.keys.get(key_id)
     if key is None:
-        raise AuthError(401, "invalid_api_key", "The key that made this single-use token no longer exists.")
+        raise AuthError(401, "invalid_api_key", "The API key behind this request no longer exists.")
     return caller_of(key)
 
 

@@ -1,11 +1,14 @@
 """A grant: a request's credits charged to its caller's quota and its place among the running requests.
 
-Credits are charged before waiting for a place, so a request over quota never waits and never runs;
-a request that then cannot get a place (429) gets its credits back.
+Credits are charged before waiting for a place, so a request over quota never waits and never runs.
+Credits come back when nothing was delivered: no place came free (429), synthesis failed before the
+first byte, or the client left before it. Charging and giving back are shielded from cancellation, so
+a client that hangs up at the wrong moment can neither keep a place nor be charged for nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 
@@ -17,13 +20,18 @@ from intone.api.errors import ApiError
 from intone.api.state import Services
 from intone.speech.models import Model
 
+# Refunds of charges whose request was cancelled while the database was still charging it.
+_late_refunds: set[asyncio.Task[None]] = set()
+
 
 @dataclass
 class Grant:
+    svc: Services
     subject: str
     credits: int
     total: int  # the caller's credits used, this request included
     admitted: Admitted
+    _ended: bool = False
 
     @property
     def current(self) -> int:
@@ -33,8 +41,20 @@ class Grant:
     def maximum(self) -> int:
         return self.admitted.maximum
 
-    async def release(self) -> None:
-        await self.admitted.release()
+    async def end(self, delivered: bool) -> None:
+        """Gives the place back, and the credits too unless some audio was delivered. Only the first
+        call counts."""
+        if self._ended:
+            return
+        self._ended = True
+        await asyncio.shield(self._end(delivered))
+
+    async def _end(self, delivered: bool) -> None:
+        try:
+            await self.admitted.release()
+        finally:
+            if not delivered:
+                await refund(self.svc, self.subject, self.credits)
 
 
 def credits_for(model: Model, characters: int) -> int:
@@ -44,7 +64,7 @@ def credits_for(model: Model, characters: int) -> int:
 async def grant(svc: Services, caller: Caller, model: Model, characters: int) -> Grant:
     """Raises ApiError: 401 quota_exceeded, 429 too_many_concurrent_requests or system_busy."""
     credits = credits_for(model, characters)
-    total = await run_in_threadpool(svc.store.usage.charge, caller.subject, credits, caller.character_limit)
+    total = await _charge(svc, caller, credits)
     if total is None:
         raise await _quota_exceeded(svc, caller, credits)
     try:
@@ -56,11 +76,34 @@ async def grant(svc: Services, caller: Caller, model: Model, characters: int) ->
                 429, error.status, error.message, {"Retry-After": str(error.retry_after)}
             ) from None
         raise
-    return Grant(caller.subject, credits, total, admitted)
+    return Grant(svc, caller.subject, credits, total, admitted)
+
+
+async def _charge(svc: Services, caller: Caller, credits: int) -> int | None:
+    """The new total, or None when over quota. A cancelled caller's charge still completes in its
+    thread; it is then given back."""
+    charging = asyncio.ensure_future(
+        run_in_threadpool(svc.store.usage.charge, caller.subject, credits, caller.character_limit)
+    )
+    try:
+        return await asyncio.shield(charging)
+    except asyncio.CancelledError:
+        charging.add_done_callback(lambda done: _refund_later(svc, caller.subject, credits, done))
+        raise
+
+
+def _refund_later(svc: Services, subject: str, credits: int, charging: asyncio.Future[int | None]) -> None:
+    if charging.cancelled() or charging.exception() is not None or charging.result() is None:
+        return  # nothing was charged
+    task = asyncio.ensure_future(refund(svc, subject, credits))
+    _late_refunds.add(task)
+    task.add_done_callback(_late_refunds.discard)
 
 
 async def refund(svc: Services, subject: str, credits: int) -> None:
-    await run_in_threadpool(svc.store.usage.add, subject, -credits)
+    """Gives credits back; finishes even when the caller is cancelled meanwhile."""
+    if credits:
+        await asyncio.shield(run_in_threadpool(svc.store.usage.add, subject, -credits))
 
 
 async def _quota_exceeded(svc: Services, caller: Caller, credits: int) -> ApiError:

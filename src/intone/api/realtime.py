@@ -20,6 +20,8 @@ from typing import Any
 from starlette.websockets import WebSocketDisconnect
 
 from intone.accounts.caller import Caller
+from intone.accounts.scopes import Scope
+from intone.api.auth import AuthError, check_scope, current
 from intone.api.errors import ApiError
 from intone.api.grants import grant
 from intone.api.state import Services
@@ -86,6 +88,7 @@ class RealtimeStream:
         self._spoken = ""
         self._carry = ""  # a high surrogate whose pair is still to come
         self._working = False
+        self._stopped = False
         self._task = asyncio.create_task(self._generate())
 
     @property
@@ -119,13 +122,17 @@ class RealtimeStream:
 
     async def cancel(self) -> None:
         """Stops at once: nothing more is synthesized (a segment's running chunk ends in its thread)."""
+        # The flag and the None stop the task even if the cancellation is lost on its way (a wait that
+        # completes just as it is cancelled may swallow it).
+        self._stopped = True
+        self._queue.put_nowait(None)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
     async def _generate(self) -> None:
         try:
-            while (item := await self._queue.get()) is not None:
+            while (item := await self._queue.get()) is not None and not self._stopped:
                 self._working = True
                 if isinstance(item, _Flush):
                     rest = self._renderer.finish()
@@ -137,6 +144,8 @@ class RealtimeStream:
         except SpeechError as error:
             await self._fail(error.status, error.message, POLICY_VIOLATION)
         except ApiError as error:  # over quota, or no place came free in time
+            await self._fail(error.status, error.message, POLICY_VIOLATION)
+        except AuthError as error:  # the key was disabled or deleted while the socket was open
             await self._fail(error.status, error.message, POLICY_VIOLATION)
         except WebSocketDisconnect:
             pass  # the client left; the socket's reader notices and cleans up
@@ -156,15 +165,21 @@ class RealtimeStream:
         request = replace(self._template, text=segment, previous_text=self._spoken[-CONTEXT_CHARACTERS:])
         plan = await asyncio.to_thread(self._svc.synthesizer.plan, request)
         self._spoken = (self._spoken + segment)[-CONTEXT_CHARACTERS:]
+        self._caller = await asyncio.to_thread(current, self._svc, self._caller)
+        check_scope(self._caller, Scope.TEXT_TO_SPEECH)
         granted = await grant(self._svc, self._caller, plan.model, len(segment))
+        delivered = False
         try:
             pieces = iterate_on(self._svc.executor, self._renderer.render(plan, self._lead))
             async with contextlib.aclosing(pieces):
                 async for piece in pieces:
+                    if self._stopped:
+                        return
                     if piece.audio or piece.alignment.characters:
                         await self._send(self._message(piece))
+                        delivered = True
         finally:
-            await granted.release()
+            await granted.end(delivered)
 
     def _message(self, piece: Piece) -> dict[str, Any]:
         message: dict[str, Any] = {"audio": base64.b64encode(piece.audio).decode(), "isFinal": False}

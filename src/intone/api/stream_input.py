@@ -40,6 +40,9 @@ log = logging.getLogger("intone.api")
 
 MAX_CONTEXTS = 10
 DEFAULT_CONTEXT = "default"
+# How long a socket with no credentials in its handshake may take to send the first message, whatever
+# its inactivity_timeout: an unauthenticated client gets no longer than this.
+AUTH_WAIT_S = 20.0
 
 
 class StreamError(Exception):
@@ -165,8 +168,10 @@ class _Socket:
         while True:
             done, _ = await asyncio.wait({self._next}, timeout=self.timeout)
             if done:
-                frame, self._next = self._next.result(), None
-                return frame
+                received, self._next = self._next, None
+                if received.cancelled():  # the socket was closed meanwhile, e.g. after an error message
+                    raise WebSocketDisconnect(1000)
+                return received.result()
             if not self.busy():
                 raise StreamError(
                     "input_timeout_exceeded",
@@ -178,6 +183,11 @@ class _Socket:
     async def fail(
         self, error: StreamError, tag: dict[str, str] | None = None, code: int = POLICY_VIOLATION
     ) -> None:
+        # Shielded: the failing stream may be cancelled as the socket ends, and the client must still
+        # get the message and the close code.
+        await asyncio.shield(self._fail(error, tag, code))
+
+    async def _fail(self, error: StreamError, tag: dict[str, str] | None, code: int) -> None:
         # Under the send lock, so no audio of another context slips in between the error and the close.
         async with self._send_lock:
             with contextlib.suppress(Exception):
@@ -296,21 +306,16 @@ async def _open(
 
 
 def _bearer(value: str | None) -> str | None:
+    """The key in `Bearer <key>`; None for anything else (a proxy may add its own Basic credentials)."""
     if value and value[:7].lower() == "bearer ":
-        return value[7:].strip()
-    return value or None
+        return value[7:].strip() or None
+    return None
 
 
 async def _caller(sock: _Socket, query: StreamQuery, first: StreamMessage | None) -> Caller:
     """Who the socket is for: a single-use token, else a key from the handshake (the `xi-api-key` or
     `authorization` header, or the `authorization` query parameter), else a key in the first message."""
-    headers = sock.websocket.headers
-    key = (
-        headers.get("xi-api-key")
-        or _bearer(headers.get("authorization"))
-        or _bearer(query.authorization)
-        or (first and (first.xi_api_key or _bearer(first.authorization)))
-    )
+    key = _handshake_key(sock, query) or (first and (first.xi_api_key or _bearer(first.authorization)))
     try:
         if query.single_use_token:
             caller = await asyncio.to_thread(redeem, sock.svc, query.single_use_token)
@@ -322,22 +327,30 @@ async def _caller(sock: _Socket, query: StreamQuery, first: StreamMessage | None
     return caller
 
 
-def _handshake_credentials(sock: _Socket, query: StreamQuery) -> bool:
+def _handshake_key(sock: _Socket, query: StreamQuery) -> str | None:
+    """The `xi-api-key` header, a Bearer `authorization` header, or the `authorization` query parameter
+    (with or without "Bearer ")."""
     headers = sock.websocket.headers
-    return bool(
-        query.single_use_token
+    return (
+        headers.get("xi-api-key")
+        or _bearer(headers.get("authorization"))
+        or _bearer(query.authorization)
         or query.authorization
-        or headers.get("xi-api-key")
-        or headers.get("authorization")
+        or None
     )
 
 
 async def _authenticate(sock: _Socket, query: StreamQuery) -> tuple[Caller, StreamMessage | None]:
-    """The caller, and the first message if it had to be read to find the key (it is still to be handled)."""
-    if _handshake_credentials(sock, query):
-        return await _caller(sock, query, None), None
-    first = await sock.receive()
-    return await _caller(sock, query, first), first
+    """The caller, and the first message if it had to be read to find the key (it is still to be handled).
+    Afterwards the socket waits for messages as long as its inactivity_timeout says."""
+    if query.single_use_token or _handshake_key(sock, query):
+        caller, first = await _caller(sock, query, None), None
+    else:
+        sock.timeout = min(AUTH_WAIT_S, query.inactivity_timeout)
+        first = await sock.receive()
+        caller = await _caller(sock, query, first)
+    sock.timeout = query.inactivity_timeout
+    return caller, first
 
 
 def _check_text(text: str, limit: int) -> None:
@@ -357,10 +370,14 @@ def _add(stream: RealtimeStream, message: StreamMessage) -> None:
         raise StreamError("invalid_message", str(error)) from None
 
 
-async def _internal_error(sock: _Socket, streams: list[RealtimeStream]) -> None:
-    log.exception("a realtime socket failed")
+async def _cancel(streams: list[RealtimeStream]) -> None:
     for stream in streams:
         await stream.cancel()
+
+
+async def _internal_error(sock: _Socket, streams: list[RealtimeStream]) -> None:
+    log.exception("a realtime socket failed")
+    await _cancel(streams)
     await sock.fail(
         StreamError("internal_error", "The server failed; its log says why."), code=INTERNAL_ERROR
     )
@@ -373,7 +390,6 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     streams: list[RealtimeStream] = []
     try:
         query = _query(websocket)
-        sock.timeout = query.inactivity_timeout
         fmt = _format(query)
         caller, first = await _authenticate(sock, query)
         first = first or await sock.receive()
@@ -395,14 +411,14 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
                 return
             _add(stream, message)
     except StreamError as error:
-        for stream in streams:
-            await stream.cancel()
+        await _cancel(streams)
         await sock.fail(error)
     except WebSocketDisconnect:
-        for stream in streams:
-            await stream.cancel()
+        pass
     except Exception:
         await _internal_error(sock, streams)
+    finally:
+        await _cancel(streams)  # however the socket ended, nothing of it runs on
 
 
 @router.websocket("/v1/text-to-speech/{voice_id}/multi-stream-input")
@@ -413,7 +429,6 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
     sock.busy = lambda: any(stream.busy for stream, _ in contexts.values())
     try:
         query = _query(websocket)
-        sock.timeout = query.inactivity_timeout
         fmt = _format(query)
         caller, pending = await _authenticate(sock, query)
         while True:
@@ -445,11 +460,11 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
             # An empty text keeps the context alive (and the socket active); it does not end it.
             _add(stream, message)
     except StreamError as error:
-        for stream, _ in contexts.values():
-            await stream.cancel()
+        await _cancel([stream for stream, _ in contexts.values()])
         await sock.fail(error)
     except WebSocketDisconnect:
-        for stream, _ in contexts.values():
-            await stream.cancel()
+        pass
     except Exception:
         await _internal_error(sock, [stream for stream, _ in contexts.values()])
+    finally:
+        await _cancel([stream for stream, _ in contexts.values()])

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,7 +25,7 @@ from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
-from intone.api.grants import Grant, grant, refund
+from intone.api.grants import Grant, grant
 from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody, dictionary_ids
 from intone.api.state import Services, services, voice_and_settings
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
@@ -44,6 +44,7 @@ from intone.speech.voices import Voice
 from intone.store.history import NewItem, UnknownRequestIds
 
 router = APIRouter(tags=["text-to-speech"], responses=documented(400, 401, 403, 404, 429))
+log = logging.getLogger("intone.api")
 
 
 @dataclass
@@ -52,6 +53,7 @@ class _Job:
     fmt: OutputFormat
     grant: Grant
     log: _Logged | None  # what to keep in the history once the audio is complete; None: nothing
+    delivered: bool = False  # audio reached the client: its credits stay spent
 
     @property
     def headers(self) -> dict[str, str]:
@@ -140,12 +142,12 @@ async def _start(
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
     granted = await grant(svc, caller, plan.model, len(body.text))
-    log = (
+    logged = (
         _Logged(request.state.request_id, caller.subject, voice, settings, options.output_format)
         if options.enable_logging
         else None
     )
-    return _Job(plan, fmt, granted, log)
+    return _Job(plan, fmt, granted, logged)
 
 
 async def _context(svc: Services, caller: Caller, body: TextToSpeechBody) -> tuple[str, str]:
@@ -178,7 +180,7 @@ def _pieces(svc: Services, job: _Job, lead: float = 0.0) -> AsyncIterator[Piece]
 
 
 async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece] | None:
-    """Every piece; None when the client left before the end."""
+    """Every piece; None when the client left before the end (and so is not charged)."""
     pieces = []
     try:
         async with aclosing(_pieces(svc, job)) as stream:
@@ -186,54 +188,57 @@ async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece] | 
                 pieces.append(piece)
                 if await request.is_disconnected():
                     return None  # nobody is waiting for the rest
-    except BaseException:
-        await refund(svc, job.grant.subject, job.grant.credits)  # nothing was delivered
-        raise
+        job.delivered = True
     finally:
-        await job.grant.release()
+        await job.grant.end(job.delivered)
     return pieces
 
 
 async def _keep(svc: Services, job: _Job, audio: bytes) -> None:
-    """Adds a completed generation to the history, if it asked to be logged."""
+    """Adds a completed generation to the history, if it asked to be logged. A failure to record it is
+    logged, not sent: the client has its audio (and a stream could no longer turn into an error)."""
     if job.log is None:
         return
-    log, settings = job.log, svc.settings
-    item = NewItem(
-        history_item_id=log.request_id,
-        owner=log.owner,
-        request_id=log.request_id,
-        voice_id=log.voice.voice_id,
-        voice_name=log.voice.name,
+    try:
+        await run_in_threadpool(svc.store.history.record, _history_item(job, job.log, audio))
+    except Exception:
+        log.exception("could not record generation %s in the history", job.log.request_id)
+
+
+def _history_item(job: _Job, logged: _Logged, audio: bytes) -> NewItem:
+    return NewItem(
+        history_item_id=logged.request_id,
+        owner=logged.owner,
+        request_id=logged.request_id,
+        voice_id=logged.voice.voice_id,
+        voice_name=logged.voice.name,
         voice_category=VOICE_CATEGORY,
         model_id=job.plan.model.model_id,
         text=job.plan.request.text,
         characters=len(job.plan.request.text),
         character_count_change_from=job.grant.total - job.grant.credits,
         character_count_change_to=job.grant.total,
-        settings=log.settings.as_dict(),
-        output_format=log.output_format,
+        settings=logged.settings.as_dict(),
+        output_format=logged.output_format,
         content_type=job.fmt.media_type,
         source="TTS",
         audio=audio,
     )
-    keep_bytes = int(settings.history_max_audio_mb * 1_000_000)
-    keep_age = timedelta(days=settings.history_max_age_days)
-    await run_in_threadpool(svc.store.history.record, item, keep_bytes, keep_age)
 
 
 class _AudioStream(StreamingResponse):
-    """A streamed response that gives its place back however it ends, even unstarted."""
+    """A streamed response that gives its place back however it ends, even unstarted, and its credits
+    too when no audio went out."""
 
-    def __init__(self, content: AsyncIterator[bytes], media_type: str, headers: dict[str, str], grant: Grant):
-        super().__init__(content, media_type=media_type, headers=headers)
-        self._grant = grant
+    def __init__(self, content: AsyncIterator[bytes], media_type: str, job: _Job):
+        super().__init__(content, media_type=media_type, headers=job.headers)
+        self._job = job
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self._grant.release()
+            await self._job.grant.end(self._job.delivered)
 
 
 def _timed(audio: bytes, pieces: list[Piece]) -> AudioWithTimestamps:
@@ -289,9 +294,10 @@ async def _streamed(
                 audio += piece.audio
                 if data := encode(piece):
                     yield data
+                    job.delivered = True
         await _keep(svc, job, bytes(audio))  # reached only when the client took it all
 
-    return _AudioStream(content(), media_type or job.fmt.media_type, job.headers, job.grant)
+    return _AudioStream(content(), media_type or job.fmt.media_type, job)
 
 
 def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
