@@ -7,7 +7,8 @@ import av
 import pytest
 
 from intone.audio.formats import ALL_FORMATS
-from intone.cli import main
+from intone.cli import _per_worker_defaults, _unsafe_bind, main
+from intone.config import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +94,43 @@ def test_serve_refuses_a_public_address_without_keys_or_with_auth_off(capsys, mo
     assert "loopback" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_public_address_whose_keys_are_all_disabled(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path))
+    assert main(["keys", "create", "--name", "only"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    assert main(["keys", "disable", capsys.readouterr().out.split()[0]]) == 0
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "no enabled API key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_auth_off_is_allowed_on_loopback(host):
+    assert _unsafe_bind(Settings(auth="off"), host) is None
+
+
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "::", "::ffff:127.0.0.1", "192.0.2.1", "no-such-host.invalid", ""]
+)
+def test_auth_off_is_refused_anywhere_else(host):
+    assert "loopback" in (_unsafe_bind(Settings(auth="off"), host) or "")
+
+
+def test_workers_share_the_machines_engine_limits_unless_set(monkeypatch):
+    monkeypatch.delenv("INTONE_MAX_CONCURRENT_REQUESTS", raising=False)
+    monkeypatch.setenv("INTONE_ENGINE_WORKERS", "3")
+    settings = Settings(_env_file=None)
+    shared = _per_worker_defaults(settings, 2)
+    assert shared == {"INTONE_MAX_CONCURRENT_REQUESTS": str(max(1, settings.max_concurrent_requests // 2))}
+
+
+def test_an_unreachable_database_is_a_sentence_not_a_traceback(capsys, monkeypatch):
+    monkeypatch.setenv("INTONE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert main(["keys", "list"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("intone: ") and "Traceback" not in error
+
+
 def test_keys_are_shown_once_and_listed_without_their_secret(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path))
     assert main(["keys", "create", "--name", "ci", "--scopes", "text_to_speech,models_read"]) == 0
@@ -112,6 +150,9 @@ def test_keys_are_shown_once_and_listed_without_their_secret(capsys, monkeypatch
     assert main(["keys", "delete", key_id]) == 0
     assert main(["keys", "delete", key_id]) == 1
     assert "no key" in capsys.readouterr().err
+    for action in ("disable", "enable"):
+        assert main(["keys", action, key_id]) == 1
+        assert "no key" in capsys.readouterr().err
 
 
 def test_keys_create_refuses_unknown_scopes_and_tiers(capsys, monkeypatch, tmp_path):

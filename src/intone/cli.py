@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from intone.accounts.scopes import Scope, parse_scopes
 from intone.accounts.tiers import DEFAULT_TIER, TIERS
@@ -47,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (SpeechError, InvalidOutputFormat, ValidationError, ValueError, OSError) as error:
-        # Bad input, a bad INTONE_* setting, an unreadable file: a sentence, not a traceback.
+    except (SpeechError, InvalidOutputFormat, ValidationError, ValueError, OSError, SQLAlchemyError) as error:
+        # Bad input, a bad INTONE_* setting, an unreadable file or database: a sentence, not a traceback.
         print(f"intone: {error}", file=sys.stderr)
         return 2
 
@@ -169,12 +172,14 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal := _unsafe_bind(settings, args.host):
         print(f"intone: refusing to listen on {args.host}: {refusal}", file=sys.stderr)
         return 2
-    if args.workers > 1 and settings.redis_url is None:
-        print(
-            "intone: note: without INTONE_REDIS_URL each of the worker processes counts concurrent requests "
-            "per key on its own; quotas are shared through the database.",
-            file=sys.stderr,
-        )
+    if args.workers > 1:
+        os.environ.update(_per_worker_defaults(settings, args.workers))
+        if settings.redis_url is None:
+            print(
+                "intone: note: without INTONE_REDIS_URL each of the worker processes counts concurrent "
+                "requests per key on its own; quotas are shared through the database.",
+                file=sys.stderr,
+            )
     certfile, keyfile = args.ssl_certfile, args.ssl_keyfile
     if args.tls_self_signed:
         if certfile or keyfile:
@@ -202,6 +207,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _per_worker_defaults(settings: Settings, workers: int) -> dict[str, str]:
+    """Worker processes share the machine's cores: the engine limits an operator left at their defaults
+    (sized for the whole machine) are divided among them, so N workers do not run N times the work."""
+    shared = {
+        "engine_workers": settings.engine_workers,
+        "max_concurrent_requests": settings.max_concurrent_requests,
+    }
+    return {
+        f"INTONE_{name.upper()}": str(max(1, value // workers))
+        for name, value in shared.items()
+        if name not in settings.model_fields_set
+    }
+
+
 def _unsafe_bind(settings: Settings, host: str) -> str | None:
     """Why serving on `host` would expose the API without authentication; None when it would not."""
     if _is_loopback(host):
@@ -224,12 +243,16 @@ def _store(settings: Settings) -> Store:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+    """Whether every address `host` names is a loopback one (a name is looked up: /etc/hosts decides)."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
         return False
+    return bool(found) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in found)
 
 
 def _voices(_: argparse.Namespace) -> int:
