@@ -1,7 +1,8 @@
 """Real PostgreSQL and Redis for the tests of the shared (multi-replica) mode, on loopback.
 
 Each test gets a database of its own (created and dropped here) and a Redis key prefix of its own.
-When a service cannot be reached the test is skipped, saying where it looked.
+When a service cannot be reached the test is skipped, saying where it looked; with
+INTONE_TEST_REQUIRE_SERVICES=1 (as in CI, which starts both) it fails instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from sqlalchemy.exc import OperationalError
 
 POSTGRES_URL = os.environ.get("INTONE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("INTONE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRED = os.environ.get("INTONE_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{reason} (INTONE_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
 
 
 @contextmanager
@@ -30,7 +38,7 @@ def postgres_database() -> Iterator[str]:
             conn.execute(text(f"CREATE DATABASE {name}"))
     except OperationalError as error:
         admin.dispose()
-        pytest.skip(
+        _unavailable(
             f"PostgreSQL is not reachable at {POSTGRES_URL} ({error.orig}); set INTONE_TEST_POSTGRES_URL"
         )
     try:
@@ -47,7 +55,7 @@ def redis_url() -> str:
     try:
         client.ping()
     except redis.ConnectionError as error:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} ({error}); set INTONE_TEST_REDIS_URL")
+        _unavailable(f"Redis is not reachable at {REDIS_URL} ({error}); set INTONE_TEST_REDIS_URL")
     finally:
         client.close()
     return REDIS_URL
