@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.holds import MULTILINGUAL, holding, say
+from tests.api.holds import FLASH, GEORGE, MULTILINGUAL, holding, say
 from tests.api.server import Server, create_key, serving
 
 pytestmark = pytest.mark.slow
@@ -112,3 +112,25 @@ def test_waiting_requests_go_by_priority_then_arrival(server):
         for thread in threads:
             thread.join(300)
     assert admitted["high"] + 1 < admitted["low"], admitted
+
+
+def test_a_client_gone_while_queued_leaves_the_queue_and_pays_nothing(server):
+    hog, leaver, bystander = (_key(server, name, "enterprise") for name in ("hog2", "leaver", "bystander2"))
+    with holding(server, hog, [2] * CAPACITY):
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"{server.url}/v1/text-to-speech/{GEORGE}",
+                headers={"xi-api-key": leaver},
+                params={"output_format": "pcm_16000"},
+                json={"text": "Nobody waits for this.", "model_id": FLASH},
+                timeout=httpx.Timeout(10, read=1),
+            )
+        # Its place in the server's queue came free: both of these fit in, the next one does not.
+        waiting = [_in_background(say, server, bystander) for _ in range(QUEUED)]
+        time.sleep(0.5)
+        refused = say(server, bystander)
+        assert refused.json()["detail"]["status"] == "system_busy"
+    for thread, results in waiting:
+        thread.join(120)
+        assert results[0].status_code == 200
+    assert _credits_used(server, leaver) == 0

@@ -6,10 +6,11 @@ model, language, limits), so errors always arrive as a proper JSON error, never 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Annotated
@@ -141,13 +142,44 @@ async def _start(
         next_text=next_text,
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
-    granted = await grant(svc, caller, plan.model, len(body.text))
+    granted = await _unless_gone(request, grant(svc, caller, plan.model, len(body.text)))
     logged = (
         _Logged(request.state.request_id, caller.subject, voice, settings, options.output_format)
         if options.enable_logging
         else None
     )
     return _Job(plan, fmt, granted, logged)
+
+
+async def _unless_gone(request: Request, granting: Awaitable[Grant]) -> Grant:
+    """The grant, unless the client goes away while it waits for a place: a request nobody waits for
+    must not hold a place in the queue, then run. Raises ApiError 499 (nginx's "client closed request")."""
+    task = asyncio.ensure_future(granting)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        gone.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    try:
+        late = await task
+    except (asyncio.CancelledError, ApiError):
+        pass
+    else:  # admitted just as it was cancelled
+        await late.end(delivered=False)
+    raise ApiError(499, "client_closed_request", "The client closed the connection while the request waited.")
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone. The body is read already, so the next ASGI message is the
+    disconnect, whenever it comes."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _context(svc: Services, caller: Caller, body: TextToSpeechBody) -> tuple[str, str]:
