@@ -32,6 +32,7 @@ class Server:
     url: str
     log: Path
     api_key: str  # an enterprise-tier key with every scope but admin
+    env: dict[str, str]  # the server's environment: `create_key(server.env, ...)` reaches its database
 
     @property
     def headers(self) -> dict[str, str]:
@@ -64,7 +65,7 @@ def start(data_dir: Path, *args: str, env: dict[str, str] | None = None, scheme:
             stderr=subprocess.STDOUT,
             env=full_env,
         )
-    server = Server(process, f"{scheme}://127.0.0.1:{port}", log, api_key)
+    server = Server(process, f"{scheme}://127.0.0.1:{port}", log, api_key, full_env)
     try:
         wait_ready(server, ca=data_dir / "tls" / "ca.pem" if scheme == "https" else None)
     except BaseException:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,8 +51,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
             database = stack.enter_context(postgres_database())
             env |= {"INTONE_DATABASE_URL": database, "INTONE_REDIS_URL": redis_url()}
         server = stack.enter_context(serving(data, env=env))
-        key_env = {**os.environ, **env, "INTONE_DATA_DIR": str(data)}
-        yield Site(server, key_env, create_key(key_env, "admin", "--scopes", "admin"))
+        yield Site(server, server.env, create_key(server.env, "admin", "--scopes", "admin"))
 
 
 def _api_error(error: pytest.ExceptionInfo[ApiError], http_status: int, status: str) -> str:

@@ -3,6 +3,7 @@ server that runs at most three syntheses at once and lets two requests wait per 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from tests.api.holds import FLASH, GEORGE, MULTILINGUAL, holding, say
 from tests.api.server import Server, create_key, serving
+from tests.shared_services import postgres_database, redis_url
 
 pytestmark = pytest.mark.slow
 
@@ -19,20 +21,24 @@ CAPACITY = 3
 QUEUED = 2
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("intone-admission")
+@pytest.fixture(scope="module", params=["embedded", "shared"])
+def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
+    """Alone (limits in the process), then as a replica (per-key limits and queues in Redis)."""
+    data = tmp_path_factory.mktemp(f"intone-admission-{request.param}")
     env = {
         "INTONE_MAX_CONCURRENT_REQUESTS": str(CAPACITY),
         "INTONE_MAX_QUEUED_REQUESTS": str(QUEUED),
         "INTONE_QUEUE_TIMEOUT": "180",  # the tests fill queues; none should run out of time
     }
-    with serving(data, env=env) as running:
-        yield running
+    with contextlib.ExitStack() as stack:
+        if request.param == "shared":
+            database = stack.enter_context(postgres_database())
+            env |= {"INTONE_DATABASE_URL": database, "INTONE_REDIS_URL": redis_url()}
+        yield stack.enter_context(serving(data, env=env))
 
 
 def _key(server: Server, name: str, tier: str) -> str:
-    return create_key({"INTONE_DATA_DIR": str(server.log.parent)}, name, tier=tier)
+    return create_key(server.env, name, tier=tier)
 
 
 def _in_background(target, *args) -> tuple[threading.Thread, list]:

@@ -3,7 +3,10 @@ key's concurrency limit, its quota and its single-use tokens hold across both.""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,8 +14,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.api.holds import FLASH, MULTILINGUAL, holding, say
-from tests.api.server import Server, create_key, serving
+from tests.api.holds import FLASH, MULTILINGUAL, SENTENCE, holding, say
+from tests.api.server import Server, create_key, serving, start
 from tests.api.ws import drain, run, send, ws_url
 from tests.shared_services import postgres_database, redis_url
 
@@ -80,3 +83,39 @@ def test_a_single_use_token_made_on_one_replica_opens_a_socket_once_on_either(re
 
     assert run(speak(second)) == 1000
     assert run(speak(first)) == 1008
+
+
+def test_a_replica_killed_mid_request_gives_the_keys_places_back(replicas, tmp_path_factory):
+    first, _, env = replicas
+    key = create_key(env, "outlived", tier="free")  # two multilingual requests at once
+    shared = {name: value for name, value in first.env.items() if name != "INTONE_DATA_DIR"}
+    doomed = start(tmp_path_factory.mktemp("replica-doomed"), env=shared)
+    threads: list[threading.Thread] = []
+    try:
+        long_text = SENTENCE * 6
+        threads += [
+            threading.Thread(target=_quietly, args=(say, doomed, key, MULTILINGUAL, long_text))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while (refused := say(first, key, MULTILINGUAL)).status_code == 200:  # until both places are taken
+            assert time.monotonic() < deadline, "the doomed replica never took the key's places"
+        assert refused.json()["detail"]["status"] == "too_many_concurrent_requests"
+        doomed.process.kill()  # SIGKILL: no chance to give anything back
+        doomed.process.wait()
+        killed = time.monotonic()
+        while say(first, key, MULTILINGUAL).status_code != 200:
+            assert time.monotonic() - killed < 30, "the killed replica's places never came back"
+        assert time.monotonic() - killed < 15 + 2 * QUEUE_TIMEOUT + 5  # one lease, give or take a try
+    finally:
+        doomed.stop()
+        for thread in threads:
+            thread.join(30)
+
+
+def _quietly(call, *args) -> None:
+    """Runs a request whose server is about to die: its failure is the point, not an error."""
+    with contextlib.suppress(httpx.HTTPError):
+        call(*args)

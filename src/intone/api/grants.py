@@ -61,9 +61,12 @@ def credits_for(model: Model, characters: int) -> int:
     return math.ceil(characters * model.cost_multiplier)
 
 
-async def grant(svc: Services, caller: Caller, model: Model, characters: int) -> Grant:
-    """Raises ApiError: 401 quota_exceeded, 429 too_many_concurrent_requests or system_busy."""
-    credits = credits_for(model, characters)
+async def grant(svc: Services, caller: Caller, model: Model, characters: int, before: int = 0) -> Grant:
+    """Raises ApiError: 401 quota_exceeded, 429 too_many_concurrent_requests or system_busy.
+
+    `before`: characters of the same stream already charged, so that a socket's segments together cost
+    what its whole text would (half-credit models would otherwise round up every segment)."""
+    credits = credits_for(model, before + characters) - credits_for(model, before)
     total = await _charge(svc, caller, credits)
     if total is None:
         raise await _quota_exceeded(svc, caller, credits)

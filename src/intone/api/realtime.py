@@ -89,6 +89,7 @@ class RealtimeStream:
         self._carry = ""  # a high surrogate whose pair is still to come
         self._working = False
         self._stopped = False
+        self._charged = 0  # characters of this stream's segments that were charged and kept
         self._task = asyncio.create_task(self._generate())
 
     @property
@@ -167,7 +168,7 @@ class RealtimeStream:
         self._spoken = (self._spoken + segment)[-CONTEXT_CHARACTERS:]
         self._caller = await asyncio.to_thread(current, self._svc, self._caller)
         check_scope(self._caller, Scope.TEXT_TO_SPEECH)
-        granted = await grant(self._svc, self._caller, plan.model, len(segment))
+        granted = await grant(self._svc, self._caller, plan.model, len(segment), self._charged)
         delivered = False
         try:
             pieces = iterate_on(self._svc.executor, self._renderer.render(plan, self._lead))
@@ -180,6 +181,8 @@ class RealtimeStream:
                         delivered = True
         finally:
             await granted.end(delivered)
+            if delivered:
+                self._charged += len(segment)
 
     def _message(self, piece: Piece) -> dict[str, Any]:
         message: dict[str, Any] = {"audio": base64.b64encode(piece.audio).decode(), "isFinal": False}
