@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.holds import FLASH, GEORGE, MULTILINGUAL, holding, say
+from tests.api.holds import FLASH, GEORGE, MULTILINGUAL, SENTENCE, holding, say
 from tests.api.server import Server, create_key, serving
 from tests.shared_services import postgres_database, redis_url
 
@@ -98,26 +98,41 @@ def test_a_saturated_server_answers_system_busy(server):
 
 def test_waiting_requests_go_by_priority_then_arrival(server):
     low, high = _key(server, "low", "free"), _key(server, "high", "enterprise")  # priorities 3 and 6
+    holder = _key(server, "holder", "enterprise")
     admitted: dict[str, float] = {}
 
     def request(name: str, key: str) -> None:
         sent = time.monotonic()
-        response = say(server, key)
+        response = say(server, key, MULTILINGUAL, SENTENCE)  # seconds of Kokoro: it holds its place
         assert response.status_code == 200, response.text
         admitted[name] = sent + float(response.headers["server-timing"].split("dur=")[1]) / 1000
 
-    # The short holder's place comes free seconds before the long ones': it goes to the later but
-    # higher-priority request. The order they finish in says nothing (a request admitted may still wait
-    # for an engine thread), so the test compares when each got its place.
-    with holding(server, _key(server, "holder", "enterprise"), [1, 5, 5]):
-        threads = []
+    with contextlib.ExitStack() as holders:
+        # Every place is held by a stream its client does not read: it stalls, and keeps its place
+        # until the test hangs up on it. So places come free exactly when the test says.
+        clients = [
+            holders.enter_context(httpx.Client(base_url=server.url, timeout=60)) for _ in range(CAPACITY)
+        ]
+        for client in clients:
+            holders.enter_context(
+                client.stream(
+                    "POST",
+                    f"/v1/text-to-speech/{GEORGE}/stream",
+                    headers={"xi-api-key": holder},
+                    params={"output_format": "pcm_44100"},
+                    json={"text": SENTENCE * 60, "model_id": FLASH},
+                )
+            )
+        waiting = {}
         for name, key in (("low", low), ("high", high)):
-            threads.append(threading.Thread(target=request, args=(name, key)))
-            threads[-1].start()
+            waiting[name] = threading.Thread(target=request, args=(name, key))
+            waiting[name].start()
             time.sleep(0.3)  # arrival order
-        for thread in threads:
-            thread.join(300)
-    assert admitted["high"] + 1 < admitted["low"], admitted
+        clients[0].close()  # one place comes free: the later but higher-priority request takes it
+        waiting["high"].join(120)
+        assert "high" in admitted and "low" not in admitted  # the lower one is still waiting
+    waiting["low"].join(120)  # the other holders hung up
+    assert admitted["high"] < admitted["low"], admitted
 
 
 def test_a_client_gone_while_queued_leaves_the_queue_and_pays_nothing(server):

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -59,3 +62,34 @@ def test_repeatable_and_other_languages(engine):
 def test_unsupported_language_is_refused(engine):
     with pytest.raises(ValueError, match="does not speak"):
         _say(engine, language="ja")
+
+
+# Eight threads make their first espeak-ng call at the same moment, as two first requests to a server
+# that did not warm up do. Run in a fresh process: this one's library is made already.
+_FIRST_CALLS = """
+import threading
+from intone.engines import espeak_ng
+
+start, found, failures = threading.Barrier(8), [], []
+
+def first_call():
+    start.wait()
+    try:
+        found.append(id(espeak_ng.library()))
+        espeak_ng.library().phonemize("en-us", "The birch canoe slid on the smooth planks.")
+    except Exception as error:
+        failures.append(repr(error))
+
+threads = [threading.Thread(target=first_call) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(set(found)), failures)
+"""
+
+
+def test_first_calls_from_several_threads_share_one_library():
+    done = subprocess.run([sys.executable, "-c", _FIRST_CALLS], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1 []"

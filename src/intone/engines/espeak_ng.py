@@ -153,9 +153,18 @@ class _Library:
             return samples, self._words
 
 
-@cache
+_created: list[_Library] = []
+_creating = threading.Lock()
+
+
 def library() -> _Library:
-    return _Library()
+    """The one library of the process. Made under a lock: two threads starting at once (two first
+    requests) would otherwise each initialize espeak-ng and then use its global state unserialized."""
+    if not _created:
+        with _creating:
+            if not _created:
+                _created.append(_Library())
+    return _created[0]
 
 
 @cache
