@@ -80,7 +80,7 @@ class Admission:
                 raise Overloaded(
                     "system_busy",
                     "The server is busy with other requests and its queue is full. Retry later.",
-                    self._retry_after(self.server.queued(SERVER_GATE), self.capacity),
+                    self._retry_after(await self.server.waiting(SERVER_GATE), self.capacity),
                 ) from None
             raise
         now = time.monotonic()

@@ -84,12 +84,12 @@ class LocalGates:
         gate = self._gates.get(name)
         return gate.inside if gate else 0
 
-    def queued(self, name: str) -> int:
+    def _queued(self, name: str) -> int:
         gate = self._gates.get(name)
         return sum(not waiter.admitted.done() for waiter in gate.waiting) if gate else 0
 
     async def waiting(self, name: str) -> int:
-        return self.queued(name)
+        return self._queued(name)
 
     async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
         gate = self._gates.setdefault(name, _Gate())
@@ -98,7 +98,7 @@ class LocalGates:
         if not gate.waiting and gate.inside < limit:
             gate.inside += 1
             return self._hold(name, gate, gate.inside)
-        if self.queued(name) >= self.max_waiting:
+        if self._queued(name) >= self.max_waiting:
             raise GateFull(name)
         waiter = _Waiter((-priority, next(self._arrivals)), asyncio.get_running_loop().create_future())
         heapq.heappush(gate.waiting, waiter)

@@ -142,11 +142,8 @@ class RealtimeStream:
                 elif item.strip():
                     await self._speak(item)
                 self._working = False
-        except SpeechError as error:
-            await self._fail(error.status, error.message, POLICY_VIOLATION)
-        except ApiError as error:  # over quota, or no place came free in time
-            await self._fail(error.status, error.message, POLICY_VIOLATION)
-        except AuthError as error:  # the key was disabled or deleted while the socket was open
+        # A request the plan refused; over quota or no place in time; the key disabled or deleted meanwhile.
+        except (SpeechError, ApiError, AuthError) as error:
             await self._fail(error.status, error.message, POLICY_VIOLATION)
         except WebSocketDisconnect:
             pass  # the client left; the socket's reader notices and cleans up
