@@ -139,7 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             svc = Services(
                 settings=settings,
-                synthesizer=Synthesizer(EngineSet(settings.data_dir, settings.engine_threads)),
+                synthesizer=Synthesizer(
+                    EngineSet(settings.data_dir, settings.engine_threads, settings.voices_dir)
+                ),
                 store=store,
                 admission=admission,
                 tokens=token_store,

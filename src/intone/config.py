@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from intone.engines import voice_packs
+
 # The largest WebSocket message accepted (the SDK's own frame limit); uvicorn refuses larger frames as
 # they arrive, before buffering them.
 MAX_MESSAGE_BYTES = 1 << 20
@@ -32,6 +34,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTONE_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir, description="Where Intone keeps its files.")
+    voices_dir: Path = Field(
+        default_factory=voice_packs.default_dir,
+        description="Where the Kokoro voice packs are installed (`intone voices install`).",
+    )
     engine_threads: int = Field(default=1, ge=1, description="CPU threads per engine session.")
     engine_workers: int = Field(
         default_factory=_default_engine_workers,

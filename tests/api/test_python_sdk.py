@@ -14,7 +14,7 @@ from elevenlabs.errors import UnprocessableEntityError
 
 from intone.audio.formats import parse_output_format
 from tests.audio.test_encoders import decode
-from tests.e2e.whisper import transcribe, word_error_rate
+from tests.utils.whisper import transcribe, word_error_rate
 
 pytestmark = pytest.mark.slow
 

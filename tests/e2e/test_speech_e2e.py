@@ -9,8 +9,7 @@ import pytest
 
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.speech.text.normalize import normalize, unchanged
-
-from .whisper import transcribe, word_error_rate
+from tests.utils.whisper import transcribe, word_error_rate
 
 pytestmark = pytest.mark.slow
 

@@ -60,6 +60,9 @@ class _Job:
     def headers(self) -> dict[str, str]:
         return {
             "x-character-count": str(len(self.plan.request.text)),
+            # The language spoken, and how it was chosen (requested, detected, or English as a fallback).
+            "content-language": self.plan.language,
+            "x-language-source": self.plan.language_source,
             "character-cost": str(self.grant.credits),
             "current-concurrent-requests": str(self.grant.current),
             "maximum-concurrent-requests": str(self.grant.maximum),

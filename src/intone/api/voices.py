@@ -11,7 +11,7 @@ import base64
 import binascii
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -21,7 +21,7 @@ from intone.api.errors import ApiError, documented
 from intone.api.schemas import VoiceSettings
 from intone.api.state import Services, services
 from intone.speech.settings import combine
-from intone.speech.voices import VOICES, Voice, get_voice
+from intone.speech.voices import Voice, catalog, get_voice
 
 router = APIRouter(
     tags=["voices"],
@@ -31,8 +31,6 @@ router = APIRouter(
 
 ServicesDep = Annotated[Services, Depends(services)]
 PAGE_SIZE_MAX = 100
-# The languages every voice speaks in its own timbre (the Kokoro packs); elsewhere it is espeak-ng.
-VERIFIED_LANGUAGES = ("en", "es", "it", "pt", "de")
 VERIFIED_MODEL = "eleven_multilingual_v2"
 
 
@@ -96,30 +94,38 @@ def _settings_response(stored: dict[str, float | bool | None] | None) -> VoiceSe
     return VoiceSettingsResponse(**combine(stored).as_dict())
 
 
-def _voice_response(voice: Voice, stored: dict[str, float | bool | None] | None) -> VoiceResponse:
+def _voice_response(
+    voice: Voice, stored: dict[str, float | bool | None] | None, base_url: str
+) -> VoiceResponse:
     return VoiceResponse(
         voice_id=voice.voice_id,
         name=voice.name,
         labels=voice.labels,
         description=voice.description,
+        preview_url=f"{base_url}v1/voices/{voice.voice_id}/preview",
         settings=_settings_response(stored),
         high_quality_base_model_ids=[VERIFIED_MODEL, "eleven_v3"],
         verified_languages=[
-            VerifiedLanguage(language=code, model_id=VERIFIED_MODEL) for code in VERIFIED_LANGUAGES
+            VerifiedLanguage(
+                language=language, model_id=VERIFIED_MODEL, accent=accent, locale=locale, preview_url=None
+            )
+            for language, accent, locale in voice.native_varieties()
         ],
     )
 
 
-async def _responses(svc: Services, voices: list[Voice]) -> list[VoiceResponse]:
+async def _responses(svc: Services, request: Request, voices: list[Voice]) -> list[VoiceResponse]:
     stored = await run_in_threadpool(
         lambda: {v.voice_id: svc.store.voice_settings.get(v.voice_id) for v in voices}
     )
-    return [_voice_response(voice, stored[voice.voice_id]) for voice in voices]
+    base_url = str(request.base_url)
+    return [_voice_response(voice, stored[voice.voice_id], base_url) for voice in voices]
 
 
 @router.get("/v1/voices", summary="List voices")
-async def get_all(svc: ServicesDep, show_legacy: bool | None = False) -> VoicesV1:
-    return VoicesV1(voices=await _responses(svc, list(VOICES)))
+async def get_all(svc: ServicesDep, request: Request, show_legacy: bool | None = False) -> VoicesV1:
+    voices = [voice for voice in catalog().voices if show_legacy or not voice.legacy]
+    return VoicesV1(voices=await _responses(svc, request, voices))
 
 
 def _matches(voice: Voice, search: str | None, filters: dict[str, list[str]]) -> bool:
@@ -129,7 +135,7 @@ def _matches(voice: Voice, search: str | None, filters: dict[str, list[str]]) ->
             return False
     labels = voice.labels
     for key, wanted in filters.items():
-        have = VERIFIED_LANGUAGES if key == "language" else (labels.get(key, ""),)
+        have = voice.native_languages() if key == "language" else (labels.get(key, ""),)
         if wanted and not any(w.lower() in have for w in wanted):
             return False
     return True
@@ -154,6 +160,7 @@ def _page_token(start: int) -> str:
 @router.get("/v2/voices", summary="Search voices")
 async def search(
     svc: ServicesDep,
+    request: Request,
     next_page_token: str | None = None,
     page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 10,
     search: str | None = None,
@@ -187,7 +194,9 @@ async def search(
             "use_case": use_cases or [],
         }
         found = [
-            v for v in VOICES if _matches(v, search, filters) and (not voice_ids or v.voice_id in voice_ids)
+            voice
+            for voice in catalog().voices
+            if _matches(voice, search, filters) and (not voice_ids or voice.voice_id in voice_ids)
         ]
     if sort == "name":
         found.sort(key=lambda v: v.name.lower(), reverse=sort_direction == "desc")
@@ -196,7 +205,7 @@ async def search(
     page = found[start : start + page_size]
     more = start + page_size < len(found)
     return VoicesV2(
-        voices=await _responses(svc, page),
+        voices=await _responses(svc, request, page),
         has_more=more,
         total_count=len(found),
         next_page_token=_page_token(start + page_size) if more else None,
@@ -209,9 +218,11 @@ async def default_settings() -> VoiceSettingsResponse:
 
 
 @router.get("/v1/voices/{voice_id}", summary="Get voice")
-async def get(svc: ServicesDep, voice_id: str, with_settings: bool | None = True) -> VoiceResponse:
+async def get(
+    svc: ServicesDep, request: Request, voice_id: str, with_settings: bool | None = True
+) -> VoiceResponse:
     voice = get_voice(voice_id)
-    return (await _responses(svc, [voice]))[0]
+    return (await _responses(svc, request, [voice]))[0]
 
 
 @router.get("/v1/voices/{voice_id}/settings", summary="Get voice settings")

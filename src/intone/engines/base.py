@@ -7,7 +7,7 @@ has already grouped into units tied to character spans; formant engines may read
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -33,6 +33,8 @@ class EngineRequest:
     language: str
     voice: VoiceRealization
     units: tuple[Unit, ...] = ()
+    # The voice's own variety of the language ("en-GB"), when it speaks its own; None: the usual one.
+    locale: str | None = None
     speed: float = 1.0
     seed: int | None = None
     # 0..1; engines with sampling noise map it to less variation as it rises, others ignore it.
@@ -44,16 +46,14 @@ class VoiceRealization:
     """How one Intone voice sounds on one engine.
 
     `packs` is a weighted blend of Kokoro voice packs, `variant` an espeak-ng voice variant, `pitch`
-    a 0..100 espeak pitch; `speaker` a Piper speaker id; `tempo` a per-voice speed factor that multiplies
-    the request's speed. Each engine reads only the fields it understands.
+    a 0..100 espeak pitch; `tempo` a per-voice speed factor that multiplies the request's speed. Each
+    engine reads only the fields it understands.
     """
 
     packs: tuple[tuple[str, float], ...] = ()
     variant: str = ""
     pitch: int = 50
-    speaker: int | None = None
     tempo: float = 1.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ class EspeakEngine:
         self.sample_rate = library().sample_rate
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
-        voice = espeak_ng.voice_for(request.language)
+        voice = espeak_ng.voice_for(request.language, request.locale)
         if voice is None:
             raise ValueError(f"espeak-ng does not speak {request.language!r}")
         if request.voice.variant:

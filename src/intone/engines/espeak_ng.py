@@ -183,16 +183,19 @@ def variant_names() -> frozenset[str]:
 # Where an API language code and espeak-ng's voice name differ. Portuguese defaults to the Brazilian
 # voice, the variety engines.md measured.
 _VOICE_OVERRIDES = {"en": "en-us", "zh": "cmn", "no": "nb", "pt": "pt-br"}
+# Varieties a voice may speak in (its own locale); espeak-ng's plain "en" is British English.
+_LOCALES = {"en-GB": "en", "en-US": "en-us", "pt-BR": "pt-br"}
 # espeak-ng has a voice for these, but it cannot read the language's usual script (Japanese kanji come
 # out as "Chinese letter"), so claiming them would not be honest.
 _UNUSABLE = frozenset({"ja"})
 
 
-def voice_for(language: str) -> str | None:
-    """The espeak-ng voice that speaks API language `language`, or None when espeak-ng cannot."""
+def voice_for(language: str, locale: str | None = None) -> str | None:
+    """The espeak-ng voice that speaks API language `language` (in the variety `locale`, such as
+    "en-GB", where espeak-ng has it), or None when espeak-ng cannot speak the language."""
     if language in _UNUSABLE:
         return None
-    name = _VOICE_OVERRIDES.get(language, language)
+    name = _LOCALES.get(locale or "", _VOICE_OVERRIDES.get(language, language))
     return name if name in voice_names() else None
 
 

@@ -7,8 +7,9 @@ That patch is made once and cached in the data directory as
 beside it. A load reads the cached bytes, checks them against that digest and hands the same bytes to
 onnxruntime; a missing, stale or corrupted file is rebuilt under a file lock and written atomically.
 
-Voices are weighted blends of the five Japanese voice packs; the packs speak English and other
-languages through espeak-ng IPA with an accent.
+A voice is a weighted blend of Kokoro v1.0 voice packs (`voice_packs`: all 54, installed from a pinned
+package); packs are read and checked on first use. Each speaks its own language natively through
+espeak-ng IPA; a pack speaking another language keeps its accent.
 
 Audio is neither trimmed nor normalized per chunk: trimming would shift the timings and normalizing
 would change loudness from chunk to chunk. It is scaled by the fixed `GAIN` instead.
@@ -35,6 +36,7 @@ import onnxruntime as ort
 from onnx import helper
 
 from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
+from intone.engines.voice_packs import VoicePacks, manifest
 
 # The raw model output of the 10 Harvard sentences in reference/engines.md (espeak en-us IPA, one call
 # per sentence, averaged over the five packs) measures -21.2 dBFS RMS over whole sentences (-21.7 for
@@ -45,9 +47,8 @@ GAIN = 0.75
 # Frames of the start pad kept before the first phoneme (4 frames = 0.1 s).
 _LEAD_IN_FRAMES = 4
 
-PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
-# Used when a voice names no packs: the most intelligible pack in English (reference/engines.md).
-DEFAULT_PACK = "jf_gongitsune"
+# Used when a voice names no packs: Kokoro's best-graded pack.
+DEFAULT_PACK = "af_heart"
 
 SAMPLES_PER_FRAME = 600
 _DURATION_TENSOR = "/encoder/Cast_output_0"
@@ -65,18 +66,19 @@ class KokoroEngine:
     name = "kokoro"
     sample_rate = 24000
     needs_phonemes = True
-    # Intelligible through espeak-ng IPA (reference/engines.md); French is poor and Japanese needs
-    # another front end.
-    languages = frozenset({"en", "es", "it", "pt", "de"})
+    # Languages with native packs that speak through espeak-ng IPA (docs/voices.md has the measured
+    # intelligibility), and German, which the English packs speak with an accent. Mandarin and Japanese
+    # packs need front ends that are not wired in.
+    languages = frozenset({"en", "es", "fr", "it", "pt", "hi", "de"})
     # The model has 512 positions: [0, *ids, 0] fits 510 ids (511 fails in the BERT encoder), and
     # each voice pack has one style row per id count 1..510.
     max_phonemes = 510
 
-    def __init__(self, data_dir: Path, threads: int = 1) -> None:
+    def __init__(self, data_dir: Path, packs: VoicePacks, threads: int = 1) -> None:
+        packs.check()
         data_dir.mkdir(parents=True, exist_ok=True)
         self._vocab: dict[str, int] = json.loads((_DATA / "vocab.json").read_text(encoding="utf-8"))["vocab"]
-        with (_DATA / "voices_ja.npz").open("rb") as file, np.load(file) as archive:
-            self._packs = {name: archive[name].reshape(_STYLE_ROWS, -1).astype(np.float32) for name in PACKS}
+        self._packs = packs
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -141,9 +143,9 @@ class KokoroEngine:
         return np.clip(audio * GAIN, -1.0, 1.0).astype(np.float32), frames
 
     def _compute_blend(self, blend: tuple[tuple[str, float], ...]) -> np.ndarray:
-        style = np.zeros_like(self._packs[PACKS[0]])
+        style = np.zeros((_STYLE_ROWS, manifest().width), dtype=np.float32)
         for pack, weight in blend:
-            style += np.float32(weight) * self._packs[pack]
+            style += np.float32(weight) * self._packs.load(pack)
         # Shared by every caller through the cache.
         style.flags.writeable = False
         return style
@@ -151,9 +153,11 @@ class KokoroEngine:
 
 def _canonical_blend(packs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
     """Packs sorted by name, repeats merged, weights summing to 1."""
-    unknown = sorted({pack for pack, _ in packs} - set(PACKS))
+    unknown = sorted({pack for pack, _ in packs} - set(manifest().packs))
     if unknown:
-        raise ValueError(f"unknown Kokoro voice pack(s) {unknown}; valid packs: {', '.join(PACKS)}")
+        raise ValueError(
+            f"unknown Kokoro voice pack(s) {unknown}; valid packs: {', '.join(manifest().packs)}"
+        )
     weights: dict[str, float] = {}
     for pack, weight in packs:
         if not weight >= 0:  # also rejects NaN

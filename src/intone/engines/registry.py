@@ -14,14 +14,16 @@ from intone.engines.base import Engine
 from intone.engines.espeak import EspeakEngine
 from intone.engines.kokoro import KokoroEngine
 from intone.engines.piper import PiperEngine
+from intone.engines.voice_packs import VoicePacks, default_dir
 
 ENGINE_CLASSES: dict[str, type] = {"kokoro": KokoroEngine, "piper": PiperEngine, "espeak": EspeakEngine}
 
 
 class EngineSet:
-    def __init__(self, data_dir: Path, threads: int = 1) -> None:
+    def __init__(self, data_dir: Path, threads: int = 1, voices_dir: Path | None = None) -> None:
+        packs = VoicePacks(voices_dir or default_dir())
         self._factories: dict[str, Callable[[], Engine]] = {
-            "kokoro": lambda: KokoroEngine(data_dir, threads=threads),
+            "kokoro": lambda: KokoroEngine(data_dir, packs, threads=threads),
             "piper": lambda: PiperEngine(threads=threads),
             "espeak": EspeakEngine,
         }

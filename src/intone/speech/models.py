@@ -8,6 +8,7 @@ documented ones that at least one of its engines really speaks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -295,11 +296,17 @@ def spoken_languages(model: Model, engine_languages: dict[str, frozenset[str]]) 
     return tuple(code for code in model.documented_languages if code in spoken)
 
 
-def engine_for(model: Model, language: str, engine_languages: dict[str, frozenset[str]]) -> str | None:
-    """The first engine of the model's tier that speaks `language`, if the model offers that language."""
+def engine_for(
+    model: Model,
+    language: str,
+    engine_languages: dict[str, frozenset[str]],
+    can_use: Callable[[str], bool] = lambda engine: True,
+) -> str | None:
+    """The first engine of the model's tier that speaks `language` and can sound like the voice
+    (`can_use`), if the model offers that language."""
     if language not in model.documented_languages:
         return None
     for name in model.engines:
-        if language in engine_languages.get(name, frozenset()):
+        if language in engine_languages.get(name, frozenset()) and can_use(name):
             return name
     return None

@@ -7,6 +7,8 @@ limits, normalization, chunking), so a caller can reject a request before it sta
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,6 +20,7 @@ from intone.engines.base import Engine, EngineRequest, Unit, VoiceRealization
 from intone.engines.registry import EngineSet
 from intone.speech import alignment
 from intone.speech.alignment import Alignment
+from intone.speech.detection import detect
 from intone.speech.errors import (
     InvalidVoiceSettings,
     ModelCannotSpeak,
@@ -30,18 +33,22 @@ from intone.speech.phonemes import phonemize_units
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.text.chunking import ChunkPlan, chunk_spans
 from intone.speech.text.normalize import NormalizedText, normalize_in_context, unchanged
-from intone.speech.voices import DEFAULT_VOICE_ID, Voice, get_voice
+from intone.speech.voices import Voice, catalog
 
 Normalization = Literal["auto", "on", "off"]
+# How a plan's language was chosen: given by the request, detected in the text, or English because
+# nothing was given and detection was not sure.
+LanguageSource = Literal["requested", "detected", "fallback"]
 SPEED_RANGE = (0.7, 1.2)
 CONTEXT_CHARACTERS = 300  # how much of previous_text / next_text normalization reads
 DEFAULT_LANGUAGE = "en"
+log = logging.getLogger("intone.speech")
 
 
 @dataclass(frozen=True)
 class SpeechRequest:
     text: str
-    voice_id: str = DEFAULT_VOICE_ID
+    voice_id: str | None = None  # None: the catalog's default voice
     model_id: str | None = None
     language: str | None = None
     speed: float = 1.0
@@ -95,6 +102,7 @@ class Plan:
     engine: str
     normalized: NormalizedText
     spans: tuple[tuple[int, int], ...]  # chunks, in normalized-text coordinates
+    language_source: LanguageSource = "requested"
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,8 @@ class Synthesizer:
         model = get_model(request.model_id)
         if not model.can_do_text_to_speech:
             raise ModelCannotSpeak(f"Model '{model.model_id}' cannot do text-to-speech.")
-        voice = get_voice(request.voice_id)
+        voices = catalog()
+        voice = voices.get(request.voice_id or voices.default_voice_id)
         _check_settings(request)
         if not request.text.strip():
             raise TextEmpty("The text is empty; send at least one character to speak.")
@@ -123,15 +132,15 @@ class Synthesizer:
                 f"The text is {len(request.text)} characters long; model '{model.model_id}' accepts at most "
                 f"{model.character_limit} characters per request."
             )
-        language = request.language or DEFAULT_LANGUAGE
-        engine = self._engine_for(model, language)
+        language, source = self._language(request, model)
+        engine = self._engine_for(model, voice, language)
         normalized = self._normalize(request, engine, language)
         spans = tuple(chunk_spans(normalized.text, request.chunking))
-        return Plan(request, model, voice, language, engine, normalized, spans)
+        return Plan(request, model, voice, language, engine, normalized, spans, source)
 
     def stream(self, plan: Plan) -> Iterator[SpeechChunk]:
         engine = self.engines.get(plan.engine)
-        realization = plan.voice.realization(plan.engine)
+        realization = plan.voice.realization(plan.engine, plan.language)
         offset = 0.0
         for index, (start, end) in enumerate(plan.spans):
             seed = None if plan.request.seed is None else plan.request.seed + index
@@ -147,8 +156,19 @@ class Synthesizer:
             )
             offset += duration
 
-    def _engine_for(self, model: Model, language: str) -> str:
-        engine = engine_for(model, language, self.engines.languages())
+    def _language(self, request: SpeechRequest, model: Model) -> tuple[str, LanguageSource]:
+        if request.language:
+            return request.language, "requested"
+        # The context around the text makes a short text's language clearer.
+        sample = " ".join((request.previous_text, request.text, request.next_text))
+        detected = detect(sample, spoken_languages(model, self.engines.languages()))
+        if detected is None:
+            log.info("no language_code given and none detected with confidence; speaking English")
+            return DEFAULT_LANGUAGE, "fallback"
+        return detected, "detected"
+
+    def _engine_for(self, model: Model, voice: Voice, language: str) -> str:
+        engine = engine_for(model, language, self.engines.languages(), voice.can_use)
         if engine is None:
             raise UnsupportedLanguage(
                 f"Model '{model.model_id}' cannot speak language '{language}' here. "
@@ -170,6 +190,7 @@ class Synthesizer:
         base = EngineRequest(
             text=text,
             language=plan.language,
+            locale=plan.voice.locale_for(plan.language),
             voice=realization,
             speed=plan.request.speed,
             seed=seed,
@@ -178,11 +199,11 @@ class Synthesizer:
         if not engine.needs_phonemes:
             result = engine.synthesize(base)
             return result.audio, result.char_times
-        voice = espeak_ng.voice_for(plan.language) or "en-us"
+        voice = espeak_ng.voice_for(plan.language, base.locale) or "en-us"
         units = phonemize_units(text, voice)
         audio_parts, time_parts, offset = [], [], 0.0
         for group in split_units(units, engine.max_phonemes):
-            result = engine.synthesize(_with_units(base, group))
+            result = engine.synthesize(dataclasses.replace(base, units=group))
             audio_parts.append(result.audio)
             time_parts.append(result.char_times + offset)
             offset += len(result.audio) / result.sample_rate
@@ -211,18 +232,6 @@ def _check_settings(request: SpeechRequest) -> None:
         raise InvalidVoiceSettings(f"speed must be between {low} and {high}; got {request.speed}.")
     if not 0.0 <= request.stability <= 1.0:
         raise InvalidVoiceSettings(f"stability must be between 0 and 1; got {request.stability}.")
-
-
-def _with_units(base: EngineRequest, units: tuple[Unit, ...]) -> EngineRequest:
-    return EngineRequest(
-        text=base.text,
-        language=base.language,
-        voice=base.voice,
-        units=units,
-        speed=base.speed,
-        seed=base.seed,
-        stability=base.stability,
-    )
 
 
 def split_units(units: tuple[Unit, ...], limit: int) -> list[tuple[Unit, ...]]:

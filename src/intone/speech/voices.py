@@ -1,198 +1,216 @@
-"""The voice catalog: Intone's voices, each realized on every engine, under ElevenLabs' premade ids.
+"""The voice catalog: every Kokoro v1.0 pack as a voice, and ElevenLabs' premade voices on top.
 
-Kokoro realizations are blends of the five bundled voice packs (one male, four female); blends land
-between their parents' pitch and timbre, which is how ten distinct voices come out of five packs. The
-bundled Piper model has a single speaker, so on Piper voices differ only in pace. espeak-ng realizations
-use its voice variants and base pitch.
+A voice is a person: a name, a gender, an accent and a language of its own. It sounds like that person
+on every engine and model:
 
-The ids are the premade voice ids used throughout the ElevenLabs documentation, so sample code that
-names `JBFqnCBsd6RMkjVDRZzb` (George) or `21m00Tcm4TlvDq8ikWAM` (Rachel) runs unchanged.
+- On Kokoro it is its own pack (or blend of packs) in its own language. In another language it uses the
+  native pack of that language with its gender (`NATIVE_PACKS`), so the words sound native; where
+  Kokoro has no such pack it keeps its own packs and speaks with its accent.
+- On Piper only if Piper can realize it: the one bundled speaker (Joe) is an American man, so American
+  English male voices may run there, and every other voice runs on Kokoro on the fast models too.
+- On espeak-ng it is a variant and pitch of the voice's gender, for languages nothing else speaks.
+
+The catalog is data: `data/premade-voices.json` (ElevenLabs' premade ids, their labels, and the packs
+chosen for each by measurement; docs/voices.md has the numbers) and the voice-pack manifest.
 """
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 from dataclasses import dataclass
+from functools import cache
 
 from intone.engines.base import VoiceRealization
+from intone.engines.kokoro import KokoroEngine
+from intone.engines.voice_packs import PackInfo, manifest
 from intone.speech.errors import VoiceNotFound
+
+_PREMADE = importlib.resources.files("intone.speech") / "data" / "premade-voices.json"
+
+# The pack (or blend) a voice uses to speak a language that is not its own, by language and gender:
+# a native pack of that language where Kokoro has one, chosen by measurement (docs/voices.md). French
+# has only a female pack; its male voice is a blend led by an Italian male pack, which stays male
+# (about 140 Hz) and was the most intelligible French of the male candidates. German has no pack; the
+# Italian packs speak it far more clearly (WER 0.13-0.17) than the English (0.35-0.74) or Japanese ones.
+NATIVE_PACKS: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {
+    ("en", "female"): (("af_heart", 1.0),),
+    ("en", "male"): (("am_michael", 1.0),),
+    ("es", "female"): (("ef_dora", 1.0),),
+    ("es", "male"): (("em_alex", 1.0),),
+    ("fr", "female"): (("ff_siwis", 1.0),),
+    ("fr", "male"): (("im_nicola", 0.65), ("ff_siwis", 0.35)),
+    ("it", "female"): (("if_sara", 1.0),),
+    ("it", "male"): (("im_nicola", 1.0),),
+    ("pt", "female"): (("pf_dora", 1.0),),
+    ("pt", "male"): (("pm_alex", 1.0),),
+    ("hi", "female"): (("hf_alpha", 1.0),),
+    ("hi", "male"): (("hm_omega", 1.0),),
+    ("de", "female"): (("if_sara", 1.0),),
+    ("de", "male"): (("im_nicola", 1.0),),
+}
+_ACCENTS = {
+    "en-US": "american",
+    "en-GB": "british",
+    "es-ES": "spanish",
+    "fr-FR": "french",
+    "hi-IN": "indian",
+    "it-IT": "italian",
+    "ja-JP": "japanese",
+    "pt-BR": "brazilian",
+    "zh-CN": "chinese",
+}
+# espeak-ng variants for voices that name none, by gender.
+_ESPEAK_DEFAULTS = {"female": ("f2", 58), "male": ("m3", 42), "neutral": ("f1", 50)}
+# The one Piper speaker's locale and gender.
+_PIPER_SPEAKER = ("en-US", "male")
 
 
 @dataclass(frozen=True)
 class Voice:
     voice_id: str
     name: str
-    gender: str
+    gender: str  # "female", "male" or "neutral"
     accent: str
-    age: str
-    use_case: str
+    locale: str  # the voice's own language variety, e.g. "en-GB"
     description: str
-    kokoro: VoiceRealization
-    piper: VoiceRealization
-    espeak: VoiceRealization
+    packs: tuple[tuple[str, float], ...]  # its Kokoro blend in its own language
+    espeak_variant: str
+    espeak_pitch: int
+    tempo: float = 1.0
+    age: str = ""
     descriptive: str = ""
+    use_case: str = ""
+    premade: bool = False  # one of ElevenLabs' premade voices (its real id)
+    legacy: bool = False  # no longer in ElevenLabs' default list, kept for old code
+
+    @property
+    def language(self) -> str:
+        return self.locale.split("-")[0]
 
     @property
     def labels(self) -> dict[str, str]:
-        labels = {"gender": self.gender, "accent": self.accent, "age": self.age, "use_case": self.use_case}
-        if self.descriptive:
-            labels["descriptive"] = self.descriptive
-        return labels
+        labels = {
+            "gender": self.gender,
+            "accent": self.accent,
+            "age": self.age,
+            "descriptive": self.descriptive,
+            "use_case": self.use_case,
+            "language": self.language,
+        }
+        return {key: value for key, value in labels.items() if value}
 
-    def realization(self, engine: str) -> VoiceRealization:
-        return getattr(self, engine)
+    def can_use(self, engine: str) -> bool:
+        """Whether `engine` can sound like this voice at all (Piper has one American male speaker)."""
+        if engine == "piper":
+            return (self.locale, self.gender) == _PIPER_SPEAKER
+        return True
+
+    def kokoro_packs(self, language: str) -> tuple[tuple[str, float], ...]:
+        """The blend that speaks `language`: its own, or the native one of its gender there."""
+        if language == self.language:
+            return self.packs
+        if self.gender == "neutral":
+            female = NATIVE_PACKS.get((language, "female"))
+            male = NATIVE_PACKS.get((language, "male"))
+            if female and male:
+                return tuple((pack, weight / 2) for pack, weight in (*female, *male))
+        return NATIVE_PACKS.get((language, self.gender), self.packs)
+
+    def native_varieties(self) -> tuple[tuple[str, str, str], ...]:
+        """(language, accent, locale) of every language the voice speaks with a native Kokoro pack:
+        its own first, then those where a native pack of its gender stands in."""
+        spoken = KokoroEngine.languages
+        own = ((self.language, self.accent, self.locale),) if self.language in spoken else ()
+        others = []
+        for (language, gender), blend in NATIVE_PACKS.items():
+            if gender != self.gender or language == self.language:
+                continue
+            locale = manifest().packs[blend[0][0]].locale
+            if locale.startswith(language):  # a stand-in from another language is not native
+                others.append((language, _ACCENTS.get(locale, locale), locale))
+        return own + tuple(others)
+
+    def native_languages(self) -> tuple[str, ...]:
+        return tuple(language for language, _, _ in self.native_varieties())
+
+    def locale_for(self, language: str) -> str | None:
+        """The voice's own locale when it speaks its own language (British voices keep British
+        pronunciation), else None: the language's usual variety."""
+        return self.locale if language == self.language else None
+
+    def realization(self, engine: str, language: str) -> VoiceRealization:
+        if engine == "kokoro":
+            return VoiceRealization(packs=self.kokoro_packs(language), tempo=self.tempo)
+        if engine == "espeak":
+            return VoiceRealization(variant=self.espeak_variant, pitch=self.espeak_pitch, tempo=self.tempo)
+        return VoiceRealization(tempo=self.tempo)
 
 
-def _voice(
-    voice_id: str,
-    name: str,
-    labels: tuple[str, str, str, str, str],
-    description: str,
-    packs: tuple[tuple[str, float], ...],
-    variant: str,
-    pitch: int,
-    tempo: float = 1.0,
-) -> Voice:
-    gender, accent, age, use_case, descriptive = labels
+class VoiceCatalog:
+    def __init__(self, voices: tuple[Voice, ...], default_voice_id: str) -> None:
+        self.voices = voices
+        self.default_voice_id = default_voice_id
+        self._by_id = {voice.voice_id: voice for voice in voices}
+        self._by_name: dict[str, Voice] = {}
+        # Premade voices come first, so their names win over packs of the same name ("Sarah").
+        for voice in voices:
+            self._by_name.setdefault(voice.name.lower(), voice)
+
+    def get(self, voice_id_or_name: str) -> Voice:
+        """A voice by its id, or by its name, case-insensitively ("aria", "George")."""
+        voice = self._by_id.get(voice_id_or_name) or self._by_name.get(voice_id_or_name.strip().lower())
+        if voice is None:
+            raise VoiceNotFound(f"A voice with voice_id '{voice_id_or_name}' was not found.")
+        return voice
+
+
+@cache
+def catalog() -> VoiceCatalog:
+    data = json.loads(_PREMADE.read_text(encoding="utf-8"))
+    premade = tuple(_premade(entry) for entry in data["voices"])
+    packs = tuple(_pack_voice(info) for info in manifest().packs.values())
+    return VoiceCatalog(premade + packs, data["default_voice_id"])
+
+
+def _premade(entry: dict) -> Voice:
+    gender, accent, age, descriptive, use_case = entry["labels"]
+    variant, pitch = entry["espeak"]
     return Voice(
-        voice_id=voice_id,
-        name=name,
+        voice_id=entry["voice_id"],
+        name=entry["name"],
         gender=gender,
         accent=accent,
+        locale=entry["locale"],
+        description=entry["description"],
+        packs=tuple(entry["packs"].items()),
+        espeak_variant=variant,
+        espeak_pitch=pitch,
+        tempo=entry.get("tempo", 1.0),
         age=age,
-        use_case=use_case,
         descriptive=descriptive,
-        description=description,
-        kokoro=VoiceRealization(packs=packs, tempo=tempo),
-        piper=VoiceRealization(tempo=tempo),
-        espeak=VoiceRealization(variant=variant, pitch=pitch, tempo=tempo),
+        use_case=use_case,
+        premade=True,
+        legacy=entry.get("legacy", False),
     )
 
 
-VOICES: tuple[Voice, ...] = (
-    _voice(
-        "21m00Tcm4TlvDq8ikWAM",
-        "Rachel",
-        ("female", "american", "young", "narration", "calm"),
-        "A calm, clear female voice for narration (Kokoro jf_gongitsune).",
-        (("jf_gongitsune", 1.0),),
-        "f2",
-        55,
-    ),
-    _voice(
-        "JBFqnCBsd6RMkjVDRZzb",
-        "George",
-        ("male", "british", "middle_aged", "narration", "warm"),
-        "A warm, steady male storyteller (Kokoro jm_kumo).",
-        (("jm_kumo", 1.0),),
-        "m3",
-        40,
-    ),
-    _voice(
-        "EXAVITQu4vr4xnSDxMaL",
-        "Sarah",
-        ("female", "american", "young", "news", "professional"),
-        "A bright, confident female voice (Kokoro jf_alpha).",
-        (("jf_alpha", 1.0),),
-        "f4",
-        60,
-    ),
-    _voice(
-        "pNInz6obpgDQGcFmaJgB",
-        "Adam",
-        ("male", "american", "middle_aged", "narration", "deep"),
-        "A deep male voice, a touch slower (Kokoro jm_kumo with a little jf_gongitsune).",
-        (("jm_kumo", 0.85), ("jf_gongitsune", 0.15)),
-        "m1",
-        35,
-        0.95,
-    ),
-    _voice(
-        "MF3mGyEYCl7XYWbV9V6O",
-        "Elli",
-        ("female", "american", "young", "conversational", "emotional"),
-        "A soft, youthful female voice (Kokoro jf_nezumi).",
-        (("jf_nezumi", 1.0),),
-        "f5",
-        65,
-    ),
-    _voice(
-        "cgSgspJ2msm6clMCkdW9",
-        "Jessica",
-        ("female", "american", "young", "conversational", "expressive"),
-        "A lively female voice (Kokoro jf_tebukuro).",
-        (("jf_tebukuro", 1.0),),
-        "f3",
-        62,
-        1.05,
-    ),
-    _voice(
-        "onwK4e9ZLuTAKqWW03F9",
-        "Daniel",
-        ("male", "british", "middle_aged", "news", "authoritative"),
-        "A composed male presenter (blend 0.7 jm_kumo + 0.3 jf_alpha).",
-        (("jm_kumo", 0.7), ("jf_alpha", 0.3)),
-        "m7",
-        45,
-    ),
-    _voice(
-        "TxGEqnHWrfWFTfGW9XjX",
-        "Josh",
-        ("male", "american", "young", "conversational", "casual"),
-        "A relaxed young male voice, a little quicker (blend 0.75 jm_kumo + 0.25 jf_tebukuro).",
-        (("jm_kumo", 0.75), ("jf_tebukuro", 0.25)),
-        "m2",
-        50,
-        1.05,
-    ),
-    _voice(
-        "XB0fDUnXU5powFXDhCwa",
-        "Charlotte",
-        ("female", "swedish", "middle_aged", "characters", "seductive"),
-        "A low, smooth female voice (blend 0.6 jf_gongitsune + 0.4 jm_kumo).",
-        (("jf_gongitsune", 0.6), ("jm_kumo", 0.4)),
-        "f1",
-        48,
-    ),
-    _voice(
-        "nPczCjzI2devNBz1zQrb",
-        "Brian",
-        ("male", "american", "middle_aged", "narration", "deep"),
-        "A resonant narrator, unhurried (blend 0.5 jm_kumo + 0.5 jf_alpha).",
-        (("jm_kumo", 0.5), ("jf_alpha", 0.5)),
-        "m4",
-        42,
-        0.92,
-    ),
-    _voice(
-        "pFZP5JQG7iQjIQuC4Bku",
-        "Lily",
-        ("female", "british", "middle_aged", "narration", "warm"),
-        "A warm female reader (blend 0.5 jf_nezumi + 0.5 jf_gongitsune).",
-        (("jf_nezumi", 0.5), ("jf_gongitsune", 0.5)),
-        "f2",
-        58,
-        0.97,
-    ),
-    _voice(
-        "IKne3meq5aSn9XLyUdCD",
-        "Charlie",
-        ("male", "australian", "middle_aged", "conversational", "natural"),
-        "An easy-going male voice (blend 0.6 jm_kumo + 0.4 jf_nezumi).",
-        (("jm_kumo", 0.6), ("jf_nezumi", 0.4)),
-        "m6",
-        52,
-        1.03,
-    ),
-)
-
-DEFAULT_VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
-_BY_ID = {voice.voice_id: voice for voice in VOICES}
-_BY_NAME = {voice.name.lower(): voice for voice in VOICES}
+def _pack_voice(info: PackInfo) -> Voice:
+    """A voice for one Kokoro pack: its id is the pack's name (`af_heart`), its name the part after it."""
+    variant, pitch = _ESPEAK_DEFAULTS[info.gender]
+    grade = f", Kokoro grade {info.grade}" if info.grade else ""
+    return Voice(
+        voice_id=info.name,
+        name=info.name.split("_", 1)[1].capitalize(),
+        gender=info.gender,
+        accent=_ACCENTS.get(info.locale, info.locale),
+        locale=info.locale,
+        description=f"Kokoro v1.0 voice pack {info.name} ({info.locale}, {info.gender}{grade}).",
+        packs=((info.name, 1.0),),
+        espeak_variant=variant,
+        espeak_pitch=pitch,
+    )
 
 
 def get_voice(voice_id_or_name: str) -> Voice:
-    """Looks a voice up by its id, or (for the CLI's convenience) by its name, case-insensitively."""
-    voice = _BY_ID.get(voice_id_or_name) or _BY_NAME.get(voice_id_or_name.lower())
-    if voice is None:
-        raise VoiceNotFound(f"A voice with voice_id '{voice_id_or_name}' was not found.")
-    return voice
+    return catalog().get(voice_id_or_name)
