@@ -34,6 +34,7 @@ from intone.cluster.gates import RedisGates
 from intone.cluster.tokens import RedisTokens
 from intone.config import Settings
 from intone.engines.registry import EngineSet
+from intone.previews import Previews
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.store.database import Store
 from intone.store.history import Retention
@@ -137,15 +138,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.max_concurrent_requests,
                 settings.queue_timeout,
             )
+            synthesizer = Synthesizer(
+                EngineSet(settings.data_dir, settings.engine_threads, settings.voices_dir)
+            )
             svc = Services(
                 settings=settings,
-                synthesizer=Synthesizer(
-                    EngineSet(settings.data_dir, settings.engine_threads, settings.voices_dir)
-                ),
+                synthesizer=synthesizer,
                 store=store,
                 admission=admission,
                 tokens=token_store,
                 executor=executor,
+                previews=Previews(synthesizer, settings.data_dir / "previews"),
             )
             app.state.services = svc
             if settings.warm_up:
@@ -175,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestId)
     for module in (text_to_speech, stream_input, models, voices, user, history, tokens, keys):
         app.include_router(module.router)
+    app.include_router(voices.previews_router)
 
     @app.get("/health", tags=["service"], summary="The process is up")
     async def health() -> dict[str, str]:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from intone.app import create_app
 from intone.config import Settings
-from intone.speech.voices import VOICES
+from intone.speech.voices import catalog
 
 GEORGE = "JBFqnCBsd6RMkjVDRZzb"
 RACHEL = "21m00Tcm4TlvDq8ikWAM"
@@ -167,23 +167,47 @@ def test_models_list_has_every_field(client: TestClient):
 # --- Voices ----------------------------------------------------------------------------------------
 
 
-def test_v1_voices_lists_all_twelve(client: TestClient):
+VOICES = catalog().voices
+CURRENT = [voice for voice in VOICES if not voice.legacy]
+
+
+def test_v1_voices_lists_the_current_voices_and_legacy_ones_on_request(client: TestClient):
     voices = client.get("/v1/voices").json()["voices"]
-    assert len(voices) == 12
-    assert [voice["voice_id"] for voice in voices] == [voice.voice_id for voice in VOICES]
+    assert [voice["voice_id"] for voice in voices] == [voice.voice_id for voice in CURRENT]
+    assert len(voices) == 20 + 54  # ElevenLabs' default voices and every Kokoro pack
     assert all(voice["category"] == "premade" for voice in voices)
     assert voices[0]["settings"] == DEFAULT_SETTINGS
+    with_legacy = client.get("/v1/voices", params={"show_legacy": True}).json()["voices"]
+    assert [voice["voice_id"] for voice in with_legacy] == [voice.voice_id for voice in VOICES]
+    assert {"Rachel", "Adam", "Elli", "Josh"} <= {voice["name"] for voice in with_legacy}
+
+
+def test_every_voice_has_a_preview_url_here(client: TestClient):
+    voices = client.get("/v1/voices").json()["voices"]
+    assert all(
+        voice["preview_url"] == f"http://testserver/v1/voices/{voice['voice_id']}/preview" for voice in voices
+    )
+
+
+def test_a_voice_lists_the_languages_it_speaks_natively(client: TestClient):
+    george = client.get(f"/v1/voices/{GEORGE}").json()
+    languages = {entry["language"]: entry for entry in george["verified_languages"]}
+    assert languages["en"]["accent"] == "british" and languages["en"]["locale"] == "en-GB"
+    assert languages["es"]["locale"] == "es-ES"  # the Spanish male pack speaks for him
+    assert "fr" not in languages  # Kokoro has no French male pack
+    dora = client.get("/v1/voices/ef_dora").json()
+    assert [entry["language"] for entry in dora["verified_languages"]] == ["es"]
 
 
 def test_v2_voices_pages_through_all_voices(client: TestClient):
     sizes, seen, tokens = [], [], []
     token: str | None = None
     while True:
-        params: dict[str, str | int] = {"page_size": 5}
+        params: dict[str, str | int] = {"page_size": 30}
         if token:
             params["next_page_token"] = token
         body = client.get("/v2/voices", params=params).json()
-        assert body["total_count"] == 12
+        assert body["total_count"] == len(VOICES)
         sizes.append(len(body["voices"]))
         seen += [voice["voice_id"] for voice in body["voices"]]
         token = body["next_page_token"]
@@ -192,10 +216,10 @@ def test_v2_voices_pages_through_all_voices(client: TestClient):
         if token is None:
             break
         assert len(sizes) < 5, "pagination does not end"
-    assert sizes == [5, 5, 2]
+    assert sizes == [30, 30, len(VOICES) - 60]
     assert all(isinstance(t, str) and t for t in tokens[:2])
     assert tokens[2] is None
-    assert len(seen) == len(set(seen)) == 12
+    assert len(seen) == len(set(seen)) == len(VOICES)
     assert seen == [voice.voice_id for voice in VOICES]
 
 
@@ -221,17 +245,17 @@ def test_v2_voices_page_size_out_of_range(client: TestClient, page_size: int):
 def test_v2_voices_page_size_bounds_are_accepted(client: TestClient):
     assert len(client.get("/v2/voices", params={"page_size": 1}).json()["voices"]) == 1
     body = client.get("/v2/voices", params={"page_size": 100}).json()
-    assert len(body["voices"]) == 12
+    assert len(body["voices"]) == len(VOICES)
     assert body["has_more"] is False
     assert body["next_page_token"] is None
 
 
 def test_v2_voices_search(client: TestClient):
     body = client.get("/v2/voices", params={"search": "george"}).json()
-    assert [voice["name"] for voice in body["voices"]] == ["George"]
-    assert body["total_count"] == 1
-    british = client.get("/v2/voices", params={"search": "British"}).json()["voices"]
-    assert {voice["name"] for voice in british} == {"George", "Daniel", "Lily"}
+    assert [voice["voice_id"] for voice in body["voices"]] == [GEORGE, "bm_george"]
+    assert body["total_count"] == 2
+    british = client.get("/v2/voices", params={"search": "British", "page_size": 100}).json()["voices"]
+    assert {voice["name"] for voice in british} >= {"George", "Daniel", "Lily", "Alice", "Emma", "Fable"}
     assert client.get("/v2/voices", params={"search": "zzzz"}).json()["total_count"] == 0
 
 
@@ -245,8 +269,9 @@ def test_v2_voices_by_repeated_voice_ids(client: TestClient):
 def test_v2_voices_gender_filter(client: TestClient):
     male = client.get("/v2/voices", params={"gender": "male", "page_size": 100}).json()
     female = client.get("/v2/voices", params={"gender": "female", "page_size": 100}).json()
-    assert male["total_count"] == sum(voice.gender == "male" for voice in VOICES) == 6
-    assert female["total_count"] == 6
+    assert male["total_count"] == sum(voice.gender == "male" for voice in VOICES)
+    assert female["total_count"] == sum(voice.gender == "female" for voice in VOICES)
+    assert male["total_count"] + female["total_count"] == len(VOICES) - 1  # River is neutral
     assert all(voice["labels"]["gender"] == "male" for voice in male["voices"])
     assert all(voice["labels"]["gender"] == "female" for voice in female["voices"])
 
@@ -255,13 +280,13 @@ def test_v2_voices_sorted_by_name_descending(client: TestClient):
     params = {"sort": "name", "sort_direction": "desc", "page_size": 100}
     names = [voice["name"] for voice in client.get("/v2/voices", params=params).json()["voices"]]
     assert names == sorted((voice.name for voice in VOICES), key=str.lower, reverse=True)
-    assert names[0] == "Sarah"
+    assert names[0] == "Yunyang"
 
 
 def test_v2_voices_kinds_this_server_lacks_match_nothing(client: TestClient):
     body = client.get("/v2/voices", params={"voice_type": "personal"}).json()
     assert body == {"voices": [], "has_more": False, "total_count": 0, "next_page_token": None}
-    assert client.get("/v2/voices", params={"voice_type": "default"}).json()["total_count"] == 12
+    assert client.get("/v2/voices", params={"voice_type": "default"}).json()["total_count"] == len(VOICES)
 
 
 def test_get_one_voice(client: TestClient):

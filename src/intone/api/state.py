@@ -13,6 +13,7 @@ from fastapi import Request
 from intone.admission.admission import Admission
 from intone.api.schemas import VoiceSettings
 from intone.config import Settings
+from intone.previews import Previews
 from intone.speech.settings import VoiceSettingValues, combine
 from intone.speech.synthesizer import Synthesizer
 from intone.speech.voices import Voice, get_voice
@@ -35,6 +36,7 @@ class Services:
     admission: Admission
     tokens: TokenStore
     executor: ThreadPoolExecutor  # engine work; its size bounds engine concurrency in this process
+    previews: Previews
     ready: threading.Event = field(default_factory=threading.Event)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from intone.accounts.scopes import Scope
@@ -28,6 +29,9 @@ router = APIRouter(
     responses=documented(400, 401, 403, 404),
     dependencies=[Depends(require(Scope.VOICES_READ))],
 )
+# Previews are fetched the way ElevenLabs' preview URLs are: a plain GET from an audio player, with no
+# key. They are fixed sentences in the voice, made once and kept.
+previews_router = APIRouter(tags=["voices"], responses=documented(404))
 
 ServicesDep = Annotated[Services, Depends(services)]
 PAGE_SIZE_MAX = 100
@@ -241,3 +245,16 @@ async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) ->
     # Fields left out keep their stored value, so editing one setting does not reset the others.
     await run_in_threadpool(svc.store.voice_settings.merge, voice.voice_id, body.model_dump())
     return StatusOk()
+
+
+@previews_router.get(
+    "/v1/voices/{voice_id}/preview",
+    summary="A short sample of the voice (its preview_url)",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/mpeg": {}}}},
+)
+async def preview(svc: ServicesDep, voice_id: str) -> FileResponse:
+    voice = get_voice(voice_id)
+    path = await run_in_threadpool(svc.previews.path, voice)
+    # The file name changes whenever the sample would, so clients may keep it for a day.
+    return FileResponse(path, media_type="audio/mpeg", headers={"cache-control": "public, max-age=86400"})

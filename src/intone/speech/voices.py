@@ -3,9 +3,9 @@
 A voice is a person: a name, a gender, an accent and a language of its own. It sounds like that person
 on every engine and model:
 
-- On Kokoro it is its own pack (or blend of packs) in its own language. In another language it uses the
-  native pack of that language with its gender (`NATIVE_PACKS`), so the words sound native; where
-  Kokoro has no such pack it keeps its own packs and speaks with its accent.
+- On Kokoro it is its own pack (or blend of packs) in its own language. A premade voice in another
+  language uses the native pack of that language with its gender (`NATIVE_PACKS`), so the words sound
+  native. A voice named after a pack (`ef_dora`) is that pack in every language, with its accent.
 - On Piper only if Piper can realize it: the one bundled speaker (Joe) is an American man, so American
   English male voices may run there, and every other voice runs on Kokoro on the fast models too.
 - On espeak-ng it is a variant and pitch of the voice's gender, for languages nothing else speaks.
@@ -62,8 +62,8 @@ _ACCENTS = {
 }
 # espeak-ng variants for voices that name none, by gender.
 _ESPEAK_DEFAULTS = {"female": ("f2", 58), "male": ("m3", 42), "neutral": ("f1", 50)}
-# The one Piper speaker's locale and gender.
-_PIPER_SPEAKER = ("en-US", "male")
+# The one Piper speaker's accent and gender.
+_PIPER_SPEAKER = ("american", "male")
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,13 @@ class Voice:
     def can_use(self, engine: str) -> bool:
         """Whether `engine` can sound like this voice at all (Piper has one American male speaker)."""
         if engine == "piper":
-            return (self.locale, self.gender) == _PIPER_SPEAKER
+            return (self.accent, self.gender) == _PIPER_SPEAKER
         return True
 
     def kokoro_packs(self, language: str) -> tuple[tuple[str, float], ...]:
-        """The blend that speaks `language`: its own, or the native one of its gender there."""
-        if language == self.language:
+        """The blend that speaks `language`: its own, or (for a premade voice) the native one of its
+        gender there. A pack's own voice is that pack in every language, with its accent."""
+        if language == self.language or not self.premade:
             return self.packs
         if self.gender == "neutral":
             female = NATIVE_PACKS.get((language, "female"))
@@ -124,7 +125,7 @@ class Voice:
         own = ((self.language, self.accent, self.locale),) if self.language in spoken else ()
         others = []
         for (language, gender), blend in NATIVE_PACKS.items():
-            if gender != self.gender or language == self.language:
+            if not self.premade or gender != self.gender or language == self.language:
                 continue
             locale = manifest().packs[blend[0][0]].locale
             if locale.startswith(language):  # a stand-in from another language is not native
