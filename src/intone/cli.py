@@ -298,6 +298,7 @@ def _models(_: argparse.Namespace) -> int:
             continue
         langs = spoken_languages(model, EngineSet.languages())
         print(f"{model.model_id:<24} engines={'/'.join(model.engines)} limit={model.character_limit}")
+        print(f"{'':<24} {model.description}")
         print(f"{'':<24} languages: {', '.join(f'{languages.name(code)} ({code})' for code in langs)}")
     return 0
 

@@ -188,7 +188,8 @@ MODELS: dict[str, Model] = {
         _tts(
             "eleven_multilingual_v2",
             "Eleven Multilingual v2",
-            "Quality tier: Kokoro-82M where it speaks the language, espeak-ng elsewhere.",
+            "Quality tier: Kokoro-82M (native packs in en, es, fr, it, pt, hi) where it speaks the language, "
+            "espeak-ng elsewhere.",
             _V2_LANGUAGES,
             fast=False,
             limit=10_000,
@@ -204,7 +205,8 @@ MODELS: dict[str, Model] = {
         _tts(
             "eleven_flash_v2_5",
             "Eleven Flash v2.5",
-            "Fast tier: Piper (English), Kokoro-82M for its other languages, espeak-ng elsewhere.",
+            "Fast tier: Piper for American male voices in English, Kokoro-82M for every other voice and "
+            "for its languages, espeak-ng elsewhere.",
             _V25_LANGUAGES,
             fast=True,
             limit=40_000,
@@ -212,7 +214,7 @@ MODELS: dict[str, Model] = {
         _tts(
             "eleven_flash_v2",
             "Eleven Flash v2",
-            "Fast tier, English only: Piper.",
+            "Fast tier, English only: Piper for American male voices, Kokoro-82M for every other voice.",
             ("en",),
             fast=True,
             limit=30_000,

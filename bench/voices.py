@@ -1,0 +1,91 @@
+"""Voice benchmark: every voice's intelligibility (whisper WER), median pitch and real-time factor.
+
+Run: .venv/bin/python bench/voices.py   (prints a table and updates docs/voices.md)
+
+Each voice speaks the sentence set of its own language on eleven_multilingual_v2 where Kokoro speaks
+that language, else English (the Mandarin and Japanese packs, whose front ends are not wired in).
+English is transcribed by whisper tiny.en, other languages by multilingual whisper base. The real-time
+factor is synthesis time over audio time with one engine thread (one request on one core).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from intone.engines.kokoro import KokoroEngine  # noqa: E402
+from intone.engines.registry import EngineSet  # noqa: E402
+from intone.speech.synthesizer import SpeechRequest, Synthesizer  # noqa: E402
+from intone.speech.voices import Voice, catalog  # noqa: E402
+from report import write_section  # noqa: E402
+from tests.utils.pitch import median_pitch  # noqa: E402
+from tests.utils.sentences import SENTENCES  # noqa: E402
+from tests.utils.whisper import transcribe, word_error_rate  # noqa: E402
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "voices.md"
+
+
+def measure(synth: Synthesizer, voice: Voice, model_id: str, language: str) -> dict[str, object]:
+    sentences = SENTENCES[language]
+    audios, compute = [], 0.0
+    for text in sentences:
+        plan = synth.plan(
+            SpeechRequest(text=text, voice_id=voice.voice_id, model_id=model_id, language=language, seed=1)
+        )
+        started = time.perf_counter()
+        audios.append(np.concatenate([chunk.audio for chunk in synth.stream(plan)]))
+        compute += time.perf_counter() - started
+    rate = synth.engines.get(plan.engine).sample_rate
+    heard = [transcribe(audio, rate, language) for audio in audios]
+    seconds = sum(len(audio) for audio in audios) / rate
+    packs = plan.voice.realization(plan.engine, language).packs if plan.engine == "kokoro" else ()
+    return {
+        "engine": plan.engine,
+        "packs": " + ".join(f"{weight:g} {pack}" if weight != 1 else pack for pack, weight in packs) or "joe",
+        "wer": word_error_rate(list(sentences), heard),
+        "pitch": median_pitch(np.concatenate(audios), rate),
+        "rtf": compute / seconds,
+    }
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data:
+        synth = Synthesizer(EngineSet(Path(data), threads=1))
+        synth.plan(SpeechRequest(text="Warm up."))
+        list(synth.stream(synth.plan(SpeechRequest(text="Warm up the engines first."))))
+        rows = []
+        for voice in catalog().voices:
+            language = voice.language if voice.language in KokoroEngine.languages else "en"
+            result = measure(synth, voice, "eleven_multilingual_v2", language)
+            rows.append((voice, language, "eleven_multilingual_v2", result))
+            if voice.premade and voice.can_use("piper"):
+                rows.append((voice, "en", "eleven_flash_v2_5", measure(synth, voice, "eleven_flash_v2_5", "en")))
+            print(
+                f"{voice.name:<10} {voice.voice_id:<20} {language} {result['engine']:<6} "
+                f"WER {result['wer']:.3f} pitch {result['pitch']:.0f} Hz RTF {result['rtf']:.2f}",
+                flush=True,
+            )
+    header = [
+        f"Measured {datetime.date.today()} on {os.cpu_count()} cores, one engine thread: `bench/voices.py`.",
+        "",
+        "| voice | voice_id | gender | accent | language | model | engine | realization | WER | pitch (Hz) | RTF |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines = [
+        f"| {voice.name} | `{voice.voice_id}` | {voice.gender} | {voice.accent} | {language} | {model} | "
+        f"{r['engine']} | {r['packs']} | {r['wer']:.3f} | {r['pitch']:.0f} | {r['rtf']:.2f} |"
+        for voice, language, model, r in rows
+    ]
+    write_section("voices", "\n".join(header + lines), DOC)
+
+
+if __name__ == "__main__":
+    main()
