@@ -49,7 +49,7 @@ def test_say_to_stdout(capsysbinary):
 def test_say_with_timings_and_exact_wav(tmp_path):
     out, timings = tmp_path / "a.wav", tmp_path / "a.json"
     text = "It cost $3.50 today."
-    args = ["say", text, "-o", str(out), "--voice", "George", "--model", "eleven_flash_v2_5"]
+    args = ["say", text, "-o", str(out), "--voice", "Brian", "--model", "eleven_flash_v2_5"]
     assert main([*args, "--speed", "1.1", "--seed", "7", "--timings", str(timings)]) == 0
     with wave.open(str(out)) as w:
         duration = w.getnframes() / w.getframerate()

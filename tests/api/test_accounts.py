@@ -22,7 +22,7 @@ from tests.shared_services import postgres_database, redis_url
 
 pytestmark = pytest.mark.slow
 
-GEORGE = "JBFqnCBsd6RMkjVDRZzb"
+BRIAN = "nPczCjzI2devNBz1zQrb"  # an American man: Piper speaks him on the fast models
 FLASH = "eleven_flash_v2"
 MULTILINGUAL = "eleven_multilingual_v2"
 
@@ -62,7 +62,7 @@ def _api_error(error: pytest.ExceptionInfo[ApiError], http_status: int, status: 
 
 def _speak(client: ElevenLabs, text: str = "Hi.") -> bytes:
     return b"".join(
-        client.text_to_speech.convert(GEORGE, text=text, model_id=FLASH, output_format="pcm_16000")
+        client.text_to_speech.convert(BRIAN, text=text, model_id=FLASH, output_format="pcm_16000")
     )
 
 
@@ -100,20 +100,20 @@ def test_scopes_restrict_endpoints_with_403_missing_permissions(site):
         client.user.subscription.get()
     _api_error(error, 403, "missing_permissions")
     with pytest.raises(ApiError) as error:
-        client.voices.settings.update(GEORGE, request={"stability": 0.4})
+        client.voices.settings.update(BRIAN, request={"stability": 0.4})
     assert "voices_write" in _api_error(error, 403, "missing_permissions")
 
 
 def test_voices_write_implies_voices_read(site):
     client = site.client(site.key("editor", "--scopes", "voices_write"))
-    assert client.voices.get(GEORGE).voice_id == GEORGE
+    assert client.voices.get(BRIAN).voice_id == BRIAN
 
 
 def test_quota_counts_credits_and_refuses_before_synthesis(site):
     client = site.client(site.key("metered", "--character-limit", "30", tier="free"))
     # Flash costs half a credit per character: 40 characters are 20 credits.
     with client.text_to_speech.with_raw_response.convert(
-        GEORGE, text="a" * 39 + ".", model_id=FLASH, output_format="pcm_16000"
+        BRIAN, text="a" * 39 + ".", model_id=FLASH, output_format="pcm_16000"
     ) as response:
         assert b"".join(response.data)
         assert response.headers["character-cost"] == "20"
@@ -297,12 +297,12 @@ def test_secrets_are_never_listed_or_logged(site):
 def test_logged_generations_reach_the_history_and_unlogged_ones_do_not(site):
     client = site.client(site.key("historian"))
     with client.text_to_speech.with_raw_response.convert(
-        GEORGE, text="Keep this one.", model_id=FLASH, output_format="mp3_44100_128"
+        BRIAN, text="Keep this one.", model_id=FLASH, output_format="mp3_44100_128"
     ) as response:
         audio = b"".join(response.data)
         request_id = response.headers["request-id"]
     b"".join(
-        client.text_to_speech.convert(GEORGE, text="Forget this one.", model_id=FLASH, enable_logging=False)
+        client.text_to_speech.convert(BRIAN, text="Forget this one.", model_id=FLASH, enable_logging=False)
     )
     page = client.history.list()
     assert [item.text for item in page.history] == ["Keep this one."]
@@ -310,7 +310,7 @@ def test_logged_generations_reach_the_history_and_unlogged_ones_do_not(site):
     assert (item.history_item_id, item.request_id, item.voice_id, item.model_id) == (
         request_id,
         request_id,
-        GEORGE,
+        BRIAN,
         FLASH,
     )
     assert item.character_count_change_to - item.character_count_change_from == 7
@@ -322,11 +322,11 @@ def test_request_ids_stitch_earlier_texts_and_unknown_ones_are_refused(site):
     client = site.client(site.key("stitcher"))
 
     def normalized(text: str, **context: object) -> str:
-        timed = client.text_to_speech.convert_with_timestamps(GEORGE, text=text, model_id=FLASH, **context)
+        timed = client.text_to_speech.convert_with_timestamps(BRIAN, text=text, model_id=FLASH, **context)
         return "".join(timed.normalized_alignment.characters)
 
     with client.text_to_speech.with_raw_response.convert(
-        GEORGE, text="It happened in", model_id=FLASH
+        BRIAN, text="It happened in", model_id=FLASH
     ) as first:
         b"".join(first.data)
         earlier = first.headers["request-id"]
@@ -350,7 +350,7 @@ def test_request_ids_stitch_earlier_texts_and_unknown_ones_are_refused(site):
     # Another key's generations are not this key's context.
     with pytest.raises(ApiError) as error:
         site.client(site.key("outsider")).text_to_speech.convert_with_timestamps(
-            GEORGE, text="1984.", model_id=FLASH, previous_request_ids=[earlier]
+            BRIAN, text="1984.", model_id=FLASH, previous_request_ids=[earlier]
         )
     _api_error(error, 400, "invalid_request_ids")
 
@@ -358,14 +358,14 @@ def test_request_ids_stitch_earlier_texts_and_unknown_ones_are_refused(site):
 def test_streams_are_charged_report_the_keys_concurrency_and_reach_the_history(site):
     client = site.client(site.key("streamer", "--character-limit", "100", tier="creator"))
     with client.text_to_speech.with_raw_response.stream(
-        GEORGE, text="Streamed speech.", model_id=FLASH, output_format="mp3_44100_128"
+        BRIAN, text="Streamed speech.", model_id=FLASH, output_format="mp3_44100_128"
     ) as response:
         audio = b"".join(response.data)
         headers = response.headers
     assert headers["character-cost"] == "8"  # 16 characters at half a credit
     assert (headers["current-concurrent-requests"], headers["maximum-concurrent-requests"]) == ("1", "10")
     with client.text_to_speech.with_raw_response.stream_with_timestamps(
-        GEORGE,
+        BRIAN,
         text="Timed speech here.",
         model_id=MULTILINGUAL,
         output_format="pcm_16000",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.holds import FLASH, GEORGE, MULTILINGUAL, SENTENCE, holding, say
+from tests.api.holds import BRIAN, FLASH, MULTILINGUAL, SENTENCE, holding, say
 from tests.api.server import Server, create_key, serving
 from tests.shared_services import postgres_database, redis_url
 
@@ -117,7 +117,7 @@ def test_waiting_requests_go_by_priority_then_arrival(server):
             holders.enter_context(
                 client.stream(
                     "POST",
-                    f"/v1/text-to-speech/{GEORGE}/stream",
+                    f"/v1/text-to-speech/{BRIAN}/stream",
                     headers={"xi-api-key": holder},
                     params={"output_format": "pcm_44100"},
                     json={"text": SENTENCE * 60, "model_id": FLASH},
@@ -140,7 +140,7 @@ def test_a_client_gone_while_queued_leaves_the_queue_and_pays_nothing(server):
     with holding(server, hog, [2] * CAPACITY):
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(
-                f"{server.url}/v1/text-to-speech/{GEORGE}",
+                f"{server.url}/v1/text-to-speech/{BRIAN}",
                 headers={"xi-api-key": leaver},
                 params={"output_format": "pcm_16000"},
                 json={"text": "Nobody waits for this.", "model_id": FLASH},

@@ -16,23 +16,23 @@ from intone.api import stream_input
 from intone.app import create_app
 from intone.config import Settings
 
-GEORGE = "JBFqnCBsd6RMkjVDRZzb"
+BRIAN = "nPczCjzI2devNBz1zQrb"  # an American man: Piper speaks him on the fast models
 SPEECH = {"text": "Hi.", "model_id": "eleven_flash_v2"}
-SOCKET = f"/v1/text-to-speech/{GEORGE}/stream-input?model_id=eleven_flash_v2"
-MULTI_SOCKET = f"/v1/text-to-speech/{GEORGE}/multi-stream-input?model_id=eleven_flash_v2"
+SOCKET = f"/v1/text-to-speech/{BRIAN}/stream-input?model_id=eleven_flash_v2"
+MULTI_SOCKET = f"/v1/text-to-speech/{BRIAN}/multi-stream-input?model_id=eleven_flash_v2"
 
 # One request per endpoint and the scope it needs. Each is refused before it would do anything.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, Scope]] = [
-    ("POST", f"/v1/text-to-speech/{GEORGE}", SPEECH, Scope.TEXT_TO_SPEECH),
-    ("POST", f"/v1/text-to-speech/{GEORGE}/stream", SPEECH, Scope.TEXT_TO_SPEECH),
-    ("POST", f"/v1/text-to-speech/{GEORGE}/with-timestamps", SPEECH, Scope.TEXT_TO_SPEECH),
-    ("POST", f"/v1/text-to-speech/{GEORGE}/stream/with-timestamps", SPEECH, Scope.TEXT_TO_SPEECH),
+    ("POST", f"/v1/text-to-speech/{BRIAN}", SPEECH, Scope.TEXT_TO_SPEECH),
+    ("POST", f"/v1/text-to-speech/{BRIAN}/stream", SPEECH, Scope.TEXT_TO_SPEECH),
+    ("POST", f"/v1/text-to-speech/{BRIAN}/with-timestamps", SPEECH, Scope.TEXT_TO_SPEECH),
+    ("POST", f"/v1/text-to-speech/{BRIAN}/stream/with-timestamps", SPEECH, Scope.TEXT_TO_SPEECH),
     ("POST", "/v1/single-use-token/tts_websocket", None, Scope.TEXT_TO_SPEECH),
     ("GET", "/v1/models", None, Scope.MODELS_READ),
     ("GET", "/v1/voices", None, Scope.VOICES_READ),
     ("GET", "/v2/voices", None, Scope.VOICES_READ),
-    ("GET", f"/v1/voices/{GEORGE}", None, Scope.VOICES_READ),
-    ("POST", f"/v1/voices/{GEORGE}/settings/edit", {"stability": 0.4}, Scope.VOICES_WRITE),
+    ("GET", f"/v1/voices/{BRIAN}", None, Scope.VOICES_READ),
+    ("POST", f"/v1/voices/{BRIAN}/settings/edit", {"stability": 0.4}, Scope.VOICES_WRITE),
     ("GET", "/v1/user", None, Scope.USER_READ),
     ("GET", "/v1/user/subscription", None, Scope.USER_READ),
     ("GET", "/v1/history", None, Scope.HISTORY_READ),

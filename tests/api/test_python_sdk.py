@@ -18,6 +18,7 @@ from tests.utils.whisper import transcribe, word_error_rate
 
 pytestmark = pytest.mark.slow
 
+BRIAN = "nPczCjzI2devNBz1zQrb"  # an American man: Piper speaks him on the fast models
 GEORGE = "JBFqnCBsd6RMkjVDRZzb"
 TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
 
@@ -39,7 +40,7 @@ def _samples(audio: bytes, output_format: str) -> tuple[np.ndarray, int]:
 
 def test_convert_returns_intelligible_mp3_with_headers(client):
     with client.text_to_speech.with_raw_response.convert(
-        GEORGE, text=TEXT, model_id="eleven_multilingual_v2", output_format="mp3_44100_128"
+        BRIAN, text=TEXT, model_id="eleven_multilingual_v2", output_format="mp3_44100_128"
     ) as response:
         audio = b"".join(response.data)
         headers = response.headers
@@ -57,7 +58,7 @@ def test_convert_returns_intelligible_mp3_with_headers(client):
 
 def test_flash_costs_half_a_credit_per_character(client):
     with client.text_to_speech.with_raw_response.convert(
-        GEORGE, text="Hello there, friend.", model_id="eleven_flash_v2_5"
+        BRIAN, text="Hello there, friend.", model_id="eleven_flash_v2_5"
     ) as response:
         b"".join(response.data)
         assert response.headers["x-character-count"] == "20"
@@ -66,8 +67,8 @@ def test_flash_costs_half_a_credit_per_character(client):
 
 def test_stream_arrives_in_pieces_and_equals_convert_for_a_seed(client):
     kwargs = {"text": TEXT, "model_id": "eleven_flash_v2_5", "output_format": "pcm_22050", "seed": 42}
-    pieces = list(client.text_to_speech.stream(GEORGE, **kwargs, request_options={"chunk_size": 512}))
-    converted = b"".join(client.text_to_speech.convert(GEORGE, **kwargs))
+    pieces = list(client.text_to_speech.stream(BRIAN, **kwargs, request_options={"chunk_size": 512}))
+    converted = b"".join(client.text_to_speech.convert(BRIAN, **kwargs))
     assert len(pieces) > 3
     assert b"".join(pieces) == converted
     assert 3.5 < _seconds(converted, "pcm_22050") < 9
@@ -77,7 +78,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(client):
     def speak(seed: int) -> bytes:
         return b"".join(
             client.text_to_speech.convert(
-                GEORGE, text="Seeds make this repeatable.", model_id="eleven_flash_v2", seed=seed
+                BRIAN, text="Seeds make this repeatable.", model_id="eleven_flash_v2", seed=seed
             )
         )
 
@@ -87,7 +88,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(client):
 
 def test_convert_with_timestamps_aligns_the_whole_text(client):
     result = client.text_to_speech.convert_with_timestamps(
-        GEORGE, text="It costs $5 today.", model_id="eleven_flash_v2_5", output_format="pcm_16000"
+        BRIAN, text="It costs $5 today.", model_id="eleven_flash_v2_5", output_format="pcm_16000"
     )
     audio = base64.b64decode(result.audio_base_64)
     duration = _seconds(audio, "pcm_16000")
@@ -104,7 +105,7 @@ def test_stream_with_timestamps_times_are_relative_to_the_whole_response(client)
     text = "First sentence is here. Second one follows it. And the third one ends the stream."
     chunks = list(
         client.text_to_speech.stream_with_timestamps(
-            GEORGE, text=text, model_id="eleven_flash_v2_5", output_format="pcm_22050"
+            BRIAN, text=text, model_id="eleven_flash_v2_5", output_format="pcm_22050"
         )
     )
     timed = [chunk for chunk in chunks if chunk.alignment]
@@ -120,7 +121,7 @@ def test_stream_with_timestamps_times_are_relative_to_the_whole_response(client)
 
 def test_stream_with_timestamps_is_ndjson_ending_in_newlines(server):
     response = httpx.post(
-        f"{server.url}/v1/text-to-speech/{GEORGE}/stream/with-timestamps",
+        f"{server.url}/v1/text-to-speech/{BRIAN}/stream/with-timestamps",
         headers=server.headers,
         json={"text": "One. Two.", "model_id": "eleven_flash_v2"},
         timeout=60,
@@ -136,7 +137,7 @@ def test_higher_latency_optimization_makes_a_shorter_first_chunk(server):
 
     def first_chunk_characters(level: int) -> int:
         response = httpx.post(
-            f"{server.url}/v1/text-to-speech/{GEORGE}/stream/with-timestamps",
+            f"{server.url}/v1/text-to-speech/{BRIAN}/stream/with-timestamps",
             headers=server.headers,
             params={"optimize_streaming_latency": level},
             json={"text": text, "model_id": "eleven_flash_v2"},
@@ -151,7 +152,7 @@ def test_higher_latency_optimization_makes_a_shorter_first_chunk(server):
 def test_latency_level_4_turns_normalization_off(server):
     def normalized(params: dict[str, int]) -> str:
         response = httpx.post(
-            f"{server.url}/v1/text-to-speech/{GEORGE}/with-timestamps",
+            f"{server.url}/v1/text-to-speech/{BRIAN}/with-timestamps",
             headers=server.headers,
             params=params,
             json={"text": "Room 12.", "model_id": "eleven_flash_v2"},
@@ -166,7 +167,7 @@ def test_latency_level_4_turns_normalization_off(server):
 def test_language_code_is_enforced(client):
     audio = b"".join(
         client.text_to_speech.convert(
-            GEORGE,
+            BRIAN,
             text="Guten Morgen, wie geht es dir?",
             model_id="eleven_multilingual_v2",
             language_code="de",
@@ -176,7 +177,7 @@ def test_language_code_is_enforced(client):
     with pytest.raises(ApiError) as error:
         b"".join(
             client.text_to_speech.convert(
-                GEORGE, text="Bonjour", model_id="eleven_flash_v2", language_code="fr"
+                BRIAN, text="Bonjour", model_id="eleven_flash_v2", language_code="fr"
             )
         )
     assert error.value.status_code == 400
@@ -199,20 +200,20 @@ def test_models_list_tells_what_each_model_speaks(client):
 def test_voices_search_pages_through_every_voice(client):
     seen, token = [], None
     while True:
-        page = client.voices.search(page_size=5, next_page_token=token)
-        assert page.total_count == 12
+        page = client.voices.search(page_size=30, next_page_token=token)
+        assert page.total_count == 78
         seen += [voice.voice_id for voice in page.voices]
         if not page.has_more:
             break
         token = page.next_page_token
-    assert len(seen) == len(set(seen)) == 12
-    assert GEORGE in seen
+    assert len(seen) == len(set(seen)) == 78
+    assert BRIAN in seen
 
 
 def test_voices_search_filters(client):
-    assert [v.name for v in client.voices.search(search="george").voices] == ["George"]
-    picked = client.voices.search(voice_ids=[GEORGE, "21m00Tcm4TlvDq8ikWAM"])
-    assert {v.name for v in picked.voices} == {"George", "Rachel"}
+    assert [v.voice_id for v in client.voices.search(search="george").voices] == [GEORGE, "bm_george"]
+    picked = client.voices.search(voice_ids=[BRIAN, "21m00Tcm4TlvDq8ikWAM"])
+    assert {v.name for v in picked.voices} == {"Brian", "Rachel"}
     males = client.voices.search(gender="male", sort="name", sort_direction="asc").voices
     assert [v.name for v in males] == sorted(v.name for v in males)
     assert all(v.labels["gender"] == "male" for v in males)
@@ -221,11 +222,13 @@ def test_voices_search_filters(client):
 
 def test_voices_get_all_and_get(client):
     voices = client.voices.get_all().voices
-    assert len(voices) == 12
+    assert len(voices) == 74  # the current default voices and the packs; legacy ones on request
+    assert len(client.voices.get_all(show_legacy=True).voices) == 78
     george = client.voices.get(GEORGE)
     assert george.name == "George"
     assert george.category == "premade"
     assert george.settings.stability == 0.5
+    assert george.preview_url.endswith(f"/v1/voices/{GEORGE}/preview")
 
 
 def test_voice_settings_are_persisted_and_used(client):
@@ -253,7 +256,7 @@ def test_voice_settings_are_persisted_and_used(client):
 
 def test_user_and_subscription_count_credits(client):
     before = client.user.subscription.get().character_count
-    b"".join(client.text_to_speech.convert(GEORGE, text="Count me.", model_id="eleven_flash_v2"))
+    b"".join(client.text_to_speech.convert(BRIAN, text="Count me.", model_id="eleven_flash_v2"))
     subscription = client.user.subscription.get()
     assert subscription.character_count == before + 5  # 9 characters of flash at half a credit, rounded up
     assert subscription.character_limit > subscription.character_count
@@ -266,11 +269,11 @@ def test_user_and_subscription_count_credits(client):
     ("voice", "kwargs", "http", "status"),
     [
         ("nope", {"text": "Hi"}, 404, "voice_not_found"),
-        (GEORGE, {"text": "Hi", "model_id": "eleven_nonexistent"}, 400, "model_not_found"),
-        (GEORGE, {"text": "x" * 5_001, "model_id": "eleven_v3"}, 400, "max_character_limit_exceeded"),
-        (GEORGE, {"text": "Hi", "output_format": "mp3_1_2"}, 400, "invalid_output_format"),
-        (GEORGE, {"text": "Hi", "language_code": "xx"}, 400, "unsupported_language"),
-        (GEORGE, {"text": "   "}, 400, "text_empty"),
+        (BRIAN, {"text": "Hi", "model_id": "eleven_nonexistent"}, 400, "model_not_found"),
+        (BRIAN, {"text": "x" * 5_001, "model_id": "eleven_v3"}, 400, "max_character_limit_exceeded"),
+        (BRIAN, {"text": "Hi", "output_format": "mp3_1_2"}, 400, "invalid_output_format"),
+        (BRIAN, {"text": "Hi", "language_code": "xx"}, 400, "unsupported_language"),
+        (BRIAN, {"text": "   "}, 400, "text_empty"),
     ],
 )
 def test_errors_reach_the_sdk_in_the_api_shape(client, voice, kwargs, http, status):
@@ -284,13 +287,13 @@ def test_errors_reach_the_sdk_in_the_api_shape(client, voice, kwargs, http, stat
 
 def test_streaming_errors_are_raised_before_any_audio(client):
     with pytest.raises(ApiError) as error:
-        list(client.text_to_speech.stream(GEORGE, text="Hi", output_format="wav_44100"))
+        list(client.text_to_speech.stream(BRIAN, text="Hi", output_format="wav_44100"))
     assert error.value.body["detail"]["status"] == "invalid_output_format"
 
 
 def test_validation_errors_are_422(client):
     with pytest.raises(UnprocessableEntityError) as error:
-        b"".join(client.text_to_speech.convert(GEORGE, text="Hi", seed=-1))
+        b"".join(client.text_to_speech.convert(BRIAN, text="Hi", seed=-1))
     detail = error.value.body["detail"]
     assert detail[0]["loc"] == ["body", "seed"]
     assert detail[0]["type"] and detail[0]["msg"]
@@ -310,7 +313,7 @@ def test_nulls_and_unknown_fields_are_accepted(server):
         "a_field_from_the_future": {"x": 1},
     }
     response = httpx.post(
-        f"{server.url}/v1/text-to-speech/{GEORGE}", headers=server.headers, json=body, timeout=60
+        f"{server.url}/v1/text-to-speech/{BRIAN}", headers=server.headers, json=body, timeout=60
     )
     assert response.status_code == 200
     assert response.headers["content-type"] == "audio/mpeg"
@@ -319,7 +322,7 @@ def test_nulls_and_unknown_fields_are_accepted(server):
 def test_previous_text_is_read_as_context_but_not_spoken(client):
     def normalized(**context: str) -> str:
         result = client.text_to_speech.convert_with_timestamps(
-            GEORGE, text="1984 was cold.", model_id="eleven_flash_v2", **context
+            BRIAN, text="1984 was cold.", model_id="eleven_flash_v2", **context
         )
         assert "".join(result.alignment.characters) == "1984 was cold."
         return "".join(result.normalized_alignment.characters)

@@ -23,7 +23,7 @@ from tests.api.server import Server, serving
 
 pytestmark = pytest.mark.slow
 
-GEORGE = "JBFqnCBsd6RMkjVDRZzb"
+BRIAN = "nPczCjzI2devNBz1zQrb"  # an American man: Piper speaks him on the fast models
 MODEL = "eleven_flash_v2_5"
 TEXT = (
     "Sure, here is a quick answer. The birch canoe slid on the smooth planks, and it was sunny. "
@@ -82,7 +82,7 @@ def test_tokens_look_like_an_llm_stream():
 def test_convert_realtime_speaks_streamed_tokens(tls_server, tmp_path):
     server, ca = tls_server
     out = tmp_path / "realtime.pcm"
-    done = _realtime(server, ca, GEORGE, out)
+    done = _realtime(server, ca, BRIAN, out)
     # The SDK returns only once the server has closed with 1000, so exit 0 means a clean end.
     assert done.returncode == 0, done.stdout + done.stderr
     audio = out.read_bytes()
@@ -92,7 +92,7 @@ def test_convert_realtime_speaks_streamed_tokens(tls_server, tmp_path):
     verify = ssl.create_default_context(cafile=str(ca))
     with httpx.Client(verify=verify, timeout=120, headers=server.headers) as client:
         response = client.post(
-            f"{server.url}/v1/text-to-speech/{GEORGE}",
+            f"{server.url}/v1/text-to-speech/{BRIAN}",
             params={"output_format": "pcm_16000"},
             json={"text": TEXT, "model_id": MODEL},
         )

@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from intone.speech.text.buffer import TRIGGER_MINIMUM
 from tests.api.server import Server
 from tests.api.ws import (
-    GEORGE,
+    BRIAN,
     Message,
     audio_messages,
     chars,
@@ -304,7 +304,7 @@ async def _fail(
     server: Server,
     query: dict[str, Any],
     frames: list[Message | str],
-    voice_id: str = GEORGE,
+    voice_id: str = BRIAN,
     route: str = "stream-input",
     headers: dict[str, str] | None = None,
 ) -> tuple[list[Message], int | None, str]:
@@ -603,7 +603,7 @@ def test_idle_socket_holds_no_concurrency_slot(server: Server) -> None:
             assert await send(ws, INIT, {"text": "Some words wait "})
             async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=server.headers) as client:
                 response = await client.post(
-                    f"/v1/text-to-speech/{GEORGE}",
+                    f"/v1/text-to-speech/{BRIAN}",
                     params={"output_format": PCM},
                     json={"text": "Hello there.", "model_id": FLASH},
                 )

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 T = TypeVar("T")
 Message = dict[str, Any]
 
-GEORGE = "JBFqnCBsd6RMkjVDRZzb"
+BRIAN = "nPczCjzI2devNBz1zQrb"  # an American man: Piper speaks him on the fast models
 BYTES_PER_SAMPLE = 2  # pcm_* output is raw 16-bit little-endian mono
 
 
@@ -31,7 +31,7 @@ def run(coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
     return asyncio.run(bounded())
 
 
-def ws_url(server_url: str, route: str, voice_id: str = GEORGE, **query: str | int | bool) -> str:
+def ws_url(server_url: str, route: str, voice_id: str = BRIAN, **query: str | int | bool) -> str:
     """`route` is "stream-input" or "multi-stream-input"; booleans go as lower-case words."""
     base = server_url.replace("http://", "ws://", 1)
     params = {
