@@ -66,10 +66,11 @@ class RequestId:
         await self.app(scope, receive, send_with_id)
 
 
-# One request per engine: Kokoro and Piper in English, espeak-ng in Polish (which only it speaks).
+# One request per engine: Kokoro and Piper in English (Piper speaks only American men, Brian among
+# them), espeak-ng in Polish (which only it speaks).
 _WARM_UP = (
-    SpeechRequest(text="Ready.", model_id="eleven_multilingual_v2"),
-    SpeechRequest(text="Ready.", model_id="eleven_flash_v2"),
+    SpeechRequest(text="Ready.", model_id="eleven_multilingual_v2", language="en"),
+    SpeechRequest(text="Ready.", voice_id="Brian", model_id="eleven_flash_v2", language="en"),
     SpeechRequest(text="Gotowe.", model_id="eleven_multilingual_v2", language="pl"),
 )
 

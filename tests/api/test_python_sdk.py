@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -54,6 +55,37 @@ def test_convert_returns_intelligible_mp3_with_headers(client):
     assert rate == 44_100
     assert 3.5 < len(samples) / rate < 9
     assert word_error_rate([TEXT], [transcribe(samples, rate)]) <= 0.15
+
+
+def test_a_voice_by_name_speaks_the_detected_language_and_says_so(client):
+    spanish = "Mi hermana vive en una casa pequeña cerca del mar."
+    with client.text_to_speech.with_raw_response.convert(
+        "aria", text=spanish, output_format="pcm_24000"
+    ) as reply:
+        samples, rate = _samples(b"".join(reply.data), "pcm_24000")
+        assert reply.headers["content-language"] == "es"
+        assert reply.headers["x-language-source"] == "detected"
+    assert word_error_rate([spanish], [transcribe(samples, rate, "es")]) <= 0.15
+    with client.text_to_speech.with_raw_response.convert("ARIA", text="Ready.") as reply:
+        b"".join(reply.data)
+        assert reply.headers["content-language"] == "en"
+        assert reply.headers["x-language-source"] == "fallback"
+
+
+def test_a_preview_url_plays_without_a_key_and_is_made_once(client, server):
+    voice = client.voices.get(GEORGE)
+    first = httpx.get(voice.preview_url, timeout=60)  # no key: audio players fetch it bare
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "audio/mpeg"
+    samples, rate = _samples(first.content, "mp3_44100_128")
+    assert "george" in transcribe(samples, rate).lower()
+    again = httpx.get(voice.preview_url, timeout=60)
+    assert again.content == first.content
+    previews = Path(server.env["INTONE_DATA_DIR"]) / "previews"
+    assert len(list(previews.glob(f"{GEORGE}-*.mp3"))) == 1
+    missing = httpx.get(f"{server.url}/v1/voices/nobody/preview", timeout=60)
+    assert missing.status_code == 404
+    assert missing.json()["detail"]["status"] == "voice_not_found"
 
 
 def test_flash_costs_half_a_credit_per_character(client):

@@ -460,3 +460,12 @@ def test_text_with_half_a_surrogate_pair_is_rejected(client: TestClient) -> None
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "text"]
+
+
+def test_the_warm_up_loads_every_engine(tmp_path):
+    from intone.app import _WARM_UP
+    from intone.engines.registry import EngineSet
+    from intone.speech.synthesizer import Synthesizer
+
+    synth = Synthesizer(EngineSet(tmp_path))
+    assert {synth.plan(request).engine for request in _WARM_UP} == {"kokoro", "piper", "espeak"}

@@ -138,3 +138,49 @@ def test_an_expansion_crossing_a_chunk_edge_keeps_every_character_once(synth):
     total = sum(len(c.audio) for c in chunks) / RATE
     original = chunks[0].alignment.joined(chunks[1].alignment)
     _check_alignment(original, "00:&", total)
+
+
+def test_the_language_is_detected_when_not_given(synth):
+    spanish = synth.plan(SpeechRequest(text="Hola, ¿cómo estás? Hoy hace muy buen tiempo."))
+    assert (spanish.language, spanish.language_source) == ("es", "detected")
+    english = synth.plan(SpeechRequest(text="The juice of lemons makes fine punch."))
+    assert (english.language, english.language_source) == ("en", "detected")
+    given = synth.plan(SpeechRequest(text="Hola, ¿cómo estás?", language="en"))
+    assert (given.language, given.language_source) == ("en", "requested")
+
+
+def test_an_undetectable_language_falls_back_to_english(synth, caplog):
+    with caplog.at_level("INFO", logger="intone.speech"):
+        plan = synth.plan(SpeechRequest(text="Ready."))
+    assert (plan.language, plan.language_source) == ("en", "fallback")
+    assert "speaking English" in caplog.text
+
+
+def test_context_makes_a_short_text_detectable(synth):
+    alone = synth.plan(SpeechRequest(text="Vale."))
+    with_context = synth.plan(
+        SpeechRequest(text="Gracias.", previous_text="Hoy vamos al mercado con mi hermana pequeña.")
+    )
+    assert alone.language_source == "fallback"
+    assert (with_context.language, with_context.language_source) == ("es", "detected")
+
+
+def test_the_fast_model_keeps_each_voice_who_it_is(synth):
+    def engine(voice: str) -> str:
+        return synth.plan(
+            SpeechRequest(text="Hello there.", voice_id=voice, model_id="eleven_flash_v2_5")
+        ).engine
+
+    assert engine("Brian") == "piper"  # an American man: Piper's own speaker
+    assert engine("Rachel") == "kokoro"
+    assert engine("George") == "kokoro"  # British
+    assert engine("am_onyx") == "piper"
+
+
+def test_the_engine_gets_the_voice_in_the_request_language(synth):
+    list(synth.stream(synth.plan(SpeechRequest(text="Hola amigos.", voice_id="George", language="es"))))
+    list(synth.stream(synth.plan(SpeechRequest(text="Hello friends.", voice_id="George", language="en"))))
+    spanish, english = synth.engines.engine.calls
+    assert spanish.voice.packs == (("em_alex", 1.0),) and spanish.locale is None
+    assert dict(english.voice.packs) == {"bm_george": 0.7, "bm_lewis": 0.3}
+    assert english.locale == "en-GB"
