@@ -3,9 +3,9 @@
 Run: .venv/bin/python bench/voices.py   (prints a table and updates docs/voices.md)
 
 Each voice speaks the sentence set of its own language on eleven_multilingual_v2 where Kokoro speaks
-that language, else English (the Mandarin and Japanese packs, whose front ends are not wired in).
-English is transcribed by whisper tiny.en, other languages by multilingual whisper base. The real-time
-factor is synthesis time over audio time with one engine thread (one request on one core).
+that language, else English (the Japanese packs, whose front end is not wired in). English is
+transcribed by whisper tiny.en, other languages by multilingual whisper base; Mandarin is scored by
+characters (CER). The real-time factor is synthesis time over audio time with one engine thread.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intone.engines.kokoro import KokoroEngine  # noqa: E402
-from intone.engines.registry import EngineSet  # noqa: E402
-from intone.speech.synthesizer import SpeechRequest, Synthesizer  # noqa: E402
-from intone.speech.voices import Voice, catalog  # noqa: E402
-from report import write_section  # noqa: E402
-from tests.utils.pitch import median_pitch  # noqa: E402
-from tests.utils.sentences import SENTENCES  # noqa: E402
-from tests.utils.whisper import transcribe, word_error_rate  # noqa: E402
+from tests.utils.pitch import median_pitch
+from tests.utils.sentences import SENTENCES
+from tests.utils.whisper import transcribe, word_error_rate
+
+from intone.engines.kokoro import KokoroEngine
+from intone.engines.registry import EngineSet
+from intone.speech.synthesizer import SpeechRequest, Synthesizer
+from intone.speech.voices import Voice, catalog
+from report import write_section
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "voices.md"
 
@@ -50,7 +51,7 @@ def measure(synth: Synthesizer, voice: Voice, model_id: str, language: str) -> d
     return {
         "engine": plan.engine,
         "packs": " + ".join(f"{weight:g} {pack}" if weight != 1 else pack for pack, weight in packs) or "joe",
-        "wer": word_error_rate(list(sentences), heard),
+        "wer": word_error_rate(list(sentences), heard, language),
         "pitch": median_pitch(np.concatenate(audios), rate),
         "rtf": compute / seconds,
     }
@@ -67,7 +68,9 @@ def main() -> None:
             result = measure(synth, voice, "eleven_multilingual_v2", language)
             rows.append((voice, language, "eleven_multilingual_v2", result))
             if voice.premade and voice.can_use("piper"):
-                rows.append((voice, "en", "eleven_flash_v2_5", measure(synth, voice, "eleven_flash_v2_5", "en")))
+                rows.append(
+                    (voice, "en", "eleven_flash_v2_5", measure(synth, voice, "eleven_flash_v2_5", "en"))
+                )
             print(
                 f"{voice.name:<10} {voice.voice_id:<20} {language} {result['engine']:<6} "
                 f"WER {result['wer']:.3f} pitch {result['pitch']:.0f} Hz RTF {result['rtf']:.2f}",
@@ -76,7 +79,8 @@ def main() -> None:
     header = [
         f"Measured {datetime.date.today()} on {os.cpu_count()} cores, one engine thread: `bench/voices.py`.",
         "",
-        "| voice | voice_id | gender | accent | language | model | engine | realization | WER | pitch (Hz) | RTF |",
+        "| voice | voice_id | gender | accent | language | model | engine | realization | WER | pitch (Hz) "
+        "| RTF |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines = [

@@ -74,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("-o", "--output", required=True, help="audio file to write ('-' for standard output)")
     say.add_argument("--voice", default="Rachel", help="voice id or name (see `intone voices`)")
     say.add_argument("--model", default=None, help="model id (default eleven_multilingual_v2)")
-    say.add_argument("--language", default=None, help="ISO 639-1 language code (default: detected in the text, else en)")
+    say.add_argument(
+        "--language", default=None, help="ISO 639-1 language code (default: detected in the text, else en)"
+    )
     say.add_argument("--format", default=None, help=f"output format, one of: {', '.join(ALL_FORMATS)}")
     say.add_argument("--speed", type=float, default=1.0, help="0.7 to 1.2")
     say.add_argument("--stability", type=float, default=0.5, help="0 to 1")

@@ -52,7 +52,7 @@ def test_identity() -> None:
     assert KokoroEngine.name == "kokoro"
     assert KokoroEngine.sample_rate == 24000
     assert KokoroEngine.needs_phonemes
-    assert KokoroEngine.languages == {"en", "es", "fr", "it", "pt", "hi", "de"}
+    assert KokoroEngine.languages == {"en", "es", "fr", "it", "pt", "hi", "zh", "de"}
 
 
 def test_audio_and_char_times(birch) -> None:

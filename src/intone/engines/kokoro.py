@@ -66,10 +66,10 @@ class KokoroEngine:
     name = "kokoro"
     sample_rate = 24000
     needs_phonemes = True
-    # Languages with native packs that speak through espeak-ng IPA (docs/voices.md has the measured
-    # intelligibility), and German, which the English packs speak with an accent. Mandarin and Japanese
-    # packs need front ends that are not wired in.
-    languages = frozenset({"en", "es", "fr", "it", "pt", "hi", "de"})
+    # Languages with native packs: Mandarin through misaki's front end (speech/mandarin.py), the others
+    # through espeak-ng IPA; and German, which the Italian packs speak best (docs/voices.md has the
+    # measured intelligibility). The Japanese packs need a front end that is not wired in.
+    languages = frozenset({"en", "es", "fr", "it", "pt", "hi", "zh", "de"})
     # The model has 512 positions: [0, *ids, 0] fits 510 ids (511 fails in the BERT encoder), and
     # each voice pack has one style row per id count 1..510.
     max_phonemes = 510

@@ -28,6 +28,7 @@ from intone.speech.errors import (
     TextTooLong,
     UnsupportedLanguage,
 )
+from intone.speech.mandarin import mandarin_units
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
 from intone.speech.settings import VoiceSettingValues
@@ -199,8 +200,10 @@ class Synthesizer:
         if not engine.needs_phonemes:
             result = engine.synthesize(base)
             return result.audio, result.char_times
-        voice = espeak_ng.voice_for(plan.language, base.locale) or "en-us"
-        units = phonemize_units(text, voice)
+        if plan.language == "zh":
+            units = mandarin_units(text)
+        else:
+            units = phonemize_units(text, espeak_ng.voice_for(plan.language, base.locale) or "en-us")
         audio_parts, time_parts, offset = [], [], 0.0
         for group in split_units(units, engine.max_phonemes):
             result = engine.synthesize(dataclasses.replace(base, units=group))

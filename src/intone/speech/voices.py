@@ -46,6 +46,8 @@ NATIVE_PACKS: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {
     ("pt", "male"): (("pm_alex", 1.0),),
     ("hi", "female"): (("hf_alpha", 1.0),),
     ("hi", "male"): (("hm_omega", 1.0),),
+    ("zh", "female"): (("zf_xiaoxiao", 1.0),),
+    ("zh", "male"): (("zm_yunjian", 1.0),),
     ("de", "female"): (("if_sara", 1.0),),
     ("de", "male"): (("im_nicola", 1.0),),
 }
