@@ -188,8 +188,8 @@ MODELS: dict[str, Model] = {
         _tts(
             "eleven_multilingual_v2",
             "Eleven Multilingual v2",
-            "Quality tier: Kokoro-82M (native packs in en, es, fr, it, pt, hi) where it speaks the language, "
-            "espeak-ng elsewhere.",
+            "Quality tier: Kokoro-82M (native packs in en, es, fr, it, pt, hi, zh) where it speaks the "
+            "language, espeak-ng elsewhere.",
             _V2_LANGUAGES,
             fast=False,
             limit=10_000,
