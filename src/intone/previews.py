@@ -28,6 +28,7 @@ _SENTENCES = {
     "it": "Ciao, sono {name}. Ecco come suona la mia voce quando ti leggo.",
     "pt": "Olá, eu sou {name}. É assim que soa a minha voz quando leio para você.",
     "hi": "नमस्ते, मैं {name} हूँ। यह मेरी आवाज़ है।",
+    "zh": "你好，我是{name}。这就是我朗读时的声音。",
 }
 
 
