@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from intone.audio.formats import parse_output_format
-from intone.rendering import iterate_on, render
+from intone.rendering import Renderer, iterate_on, render
 from intone.speech.alignment import Alignment
 from intone.speech.synthesizer import SpeechChunk
 
@@ -158,11 +158,13 @@ def test_an_empty_iterator_yields_nothing():
 
 
 class _OneChunk:
-    """Stands in for the synthesizer: one second of audio at 24 kHz with two timed characters."""
+    """Stands in for the synthesizer: one second of audio at a plan's rate (24 kHz by default) with two
+    timed characters."""
 
     def stream(self, plan):
+        rate = plan or 24_000
         timed = Alignment(("h", "i"), (0.0, 0.5), (0.5, 1.0))
-        yield SpeechChunk(np.full(24_000, 0.1, np.float32), 24_000, 0.0, timed, timed)
+        yield SpeechChunk(np.full(rate, 0.1, np.float32), rate, 0.0, timed, timed)
 
 
 def test_lead_encodes_the_first_moments_on_their_own():
@@ -173,3 +175,12 @@ def test_lead_encodes_the_first_moments_on_their_own():
     assert pieces[1].alignment.characters == () and pieces[1].offset == 0.25
     whole = list(render(_OneChunk(), None, fmt))
     assert b"".join(p.audio for p in whole) == b"".join(p.audio for p in pieces)
+
+
+def test_segments_from_engines_of_other_rates_keep_the_streams_rate():
+    """A socket's language can move it to another engine: its audio is resampled to the stream's rate
+    rather than played at the wrong speed."""
+    renderer = Renderer(_OneChunk(), parse_output_format("pcm_24000"))
+    first = b"".join(piece.audio for piece in renderer.render(24_000))
+    second = b"".join(piece.audio for piece in renderer.render(22_050)) + renderer.finish()
+    assert len(first) + len(second) == pytest.approx(2 * 2 * 24_000, abs=2 * 100)

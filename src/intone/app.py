@@ -66,10 +66,12 @@ class RequestId:
         await self.app(scope, receive, send_with_id)
 
 
-# One request per engine: Kokoro and Piper in English (Piper speaks only American men, Brian among
-# them), espeak-ng in Polish (which only it speaks).
+# One request per engine and front end: Kokoro in English (with no language given, so the language
+# detector loads too) and in Mandarin (jieba builds its dictionary on first use), Piper (it speaks only
+# American men, Brian among them), espeak-ng in Polish (which only it speaks).
 _WARM_UP = (
-    SpeechRequest(text="Ready.", model_id="eleven_multilingual_v2", language="en"),
+    SpeechRequest(text="Ready.", model_id="eleven_multilingual_v2"),
+    SpeechRequest(text="好的。", model_id="eleven_multilingual_v2", language="zh"),
     SpeechRequest(text="Ready.", voice_id="Brian", model_id="eleven_flash_v2", language="en"),
     SpeechRequest(text="Gotowe.", model_id="eleven_multilingual_v2", language="pl"),
 )

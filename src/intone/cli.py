@@ -190,7 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     # Said now, in one sentence, rather than as a failed warm-up in the server's log.
-    voice_packs.VoicePacks(settings.voices_dir).check()
+    voice_packs.VoicePacks(settings.voices_dir).check(digests=True)
     if refusal := _unsafe_bind(settings, args.host):
         print(f"intone: refusing to listen on {args.host}: {refusal}", file=sys.stderr)
         return 2

@@ -7,15 +7,17 @@ engine, format), so a changed voice or sentence makes a new file instead of serv
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
-import threading
+from concurrent.futures import Executor
 from pathlib import Path
 
 from intone.audio.formats import parse_output_format
+from intone.engines import voice_packs
 from intone.rendering import render
-from intone.speech.synthesizer import SpeechRequest, Synthesizer
+from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import Voice
 
 FORMAT = "mp3_44100_128"
@@ -33,28 +35,49 @@ _SENTENCES = {
 
 
 class Previews:
+    """Makes each sample once. Requests for a sample being made wait for it without holding a thread,
+    and one sample is made at a time on the engine executor, so a burst of preview requests (they
+    need no key) cannot take the server's threads or every core."""
+
     def __init__(self, synthesizer: Synthesizer, directory: Path) -> None:
         self._synthesizer = synthesizer
         self._directory = directory
-        # One sample is made at a time: a burst of preview requests must not take every core.
-        self._lock = threading.Lock()
+        self._making: dict[Path, asyncio.Future[Path]] = {}
+        self._one_at_a_time = asyncio.Lock()
 
-    def path(self, voice: Voice) -> Path:
-        """The sample's file, made now if it does not exist yet. Blocking: call it from a thread."""
-        request = _request(voice)
-        plan = self._synthesizer.plan(request)
-        realization = plan.voice.realization(plan.engine, plan.language)
-        key = repr((request.text, plan.language, plan.engine, realization, FORMAT)).encode()
-        path = self._directory / f"{voice.voice_id}-{hashlib.sha256(key).hexdigest()[:16]}.mp3"
+    async def path(self, voice: Voice, executor: Executor) -> Path:
+        """The sample's file, made now if it does not exist yet."""
+        plan = self._synthesizer.plan(_request(voice))
+        path = self._directory / f"{voice.voice_id}-{_digest(plan)}.mp3"
         if path.is_file():
             return path
-        with self._lock:
+        making = self._making.get(path)
+        if making is None:
+            making = asyncio.ensure_future(self._make(plan, path, executor))
+            self._making[path] = making
+            making.add_done_callback(lambda _: self._making.pop(path, None))
+        # A client that leaves does not cancel the sample others may be waiting for.
+        return await asyncio.shield(making)
+
+    async def _make(self, plan: Plan, path: Path, executor: Executor) -> Path:
+        async with self._one_at_a_time:
             if not path.is_file():
-                audio = b"".join(
-                    piece.audio for piece in render(self._synthesizer, plan, parse_output_format(FORMAT))
-                )
-                _write_atomically(path, audio)
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(executor, self._render, plan, path)
         return path
+
+    def _render(self, plan: Plan, path: Path) -> None:
+        pieces = render(self._synthesizer, plan, parse_output_format(FORMAT))
+        _write_atomically(path, b"".join(piece.audio for piece in pieces))
+
+
+def _digest(plan: Plan) -> str:
+    """Everything that shapes the sample, the packs' own digests included (an upgraded pack set makes
+    new samples)."""
+    realization = plan.voice.realization(plan.engine, plan.language)
+    packs = [voice_packs.manifest().packs[name].sha256 for name, _ in realization.packs]
+    key = repr((plan.request.text, plan.language, plan.engine, realization, packs, FORMAT))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _request(voice: Voice) -> SpeechRequest:

@@ -8,6 +8,7 @@ and stops starting new chunks as soon as its consumer goes away.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from typing import TypeVar
 
 from intone.audio.encoders import StreamEncoder
 from intone.audio.formats import OutputFormat
+from intone.audio.resample import resample
 from intone.speech.alignment import Alignment
-from intone.speech.synthesizer import Plan, Synthesizer
+from intone.speech.synthesizer import Plan, SpeechChunk, Synthesizer
 
 T = TypeVar("T")
 
@@ -55,6 +57,7 @@ class Renderer:
         """
         for index, chunk in enumerate(self.synthesizer.stream(plan)):
             self._encoder = self._encoder or StreamEncoder(self.fmt, chunk.sample_rate)
+            chunk = _at_rate(chunk, self._encoder.input_rate)
             split = round(lead * chunk.sample_rate) if index == 0 else 0
             if 0 < split < len(chunk.audio):
                 first = self._encoder.write(chunk.audio[:split])
@@ -70,6 +73,14 @@ class Renderer:
     def finish(self) -> bytes:
         encoder, self._encoder = self._encoder, None
         return encoder.finish() if encoder is not None else b""
+
+
+def _at_rate(chunk: SpeechChunk, rate: int) -> SpeechChunk:
+    """The chunk at the stream's rate: a socket's segments may come from engines with other rates (a
+    voice's language can change the engine), and one stream has one encoder."""
+    if chunk.sample_rate == rate:
+        return chunk
+    return dataclasses.replace(chunk, audio=resample(chunk.audio, chunk.sample_rate, rate), sample_rate=rate)
 
 
 def render(synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, lead: float = 0.0) -> Iterator[Piece]:

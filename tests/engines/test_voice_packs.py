@@ -137,3 +137,14 @@ def _intone(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
         timeout=120,
         check=False,
     )
+
+
+def test_a_damaged_install_is_found_before_serving(tmp_path: Path, fetched: Path):
+    copy = tmp_path / "voices"
+    shutil.copytree(fetched, copy)
+    (copy / "bm_george.bin").write_bytes(b"\0" * 16)
+    VoicePacks(copy).check()  # present
+    with pytest.raises(VoicePackError, match="bm_george"):
+        VoicePacks(copy).check(digests=True)
+    assert install(copy)  # an install repairs it
+    VoicePacks(copy).check(digests=True)

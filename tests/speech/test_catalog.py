@@ -144,6 +144,9 @@ def test_premade_ids_and_names_resolve():
     assert get_voice("aria").voice_id == "9BWtsMINqrJLrRacOk9x"
     assert get_voice("ARIA ").voice_id == "9BWtsMINqrJLrRacOk9x"
     assert get_voice("sarah").voice_id == "EXAVITQu4vr4xnSDxMaL"  # the premade Sarah, not af_sarah
-    assert get_voice("af_sarah").name == "Sarah"
+    assert get_voice("af_sarah").name == "Sarah (en-US)"
+    assert get_voice("dora (pt-br)").voice_id == "pf_dora"
+    names = [voice.name.lower() for voice in VOICES]
+    assert len(set(names)) == len(names)  # every voice can be reached by its name
     with pytest.raises(VoiceNotFound):
         get_voice("nope")

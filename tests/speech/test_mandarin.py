@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from misaki.zh import ZHG2P
@@ -24,7 +25,7 @@ def test_units_cover_their_characters_in_order():
     assert ("12.5", ZHG2P.word2ipa("十二点五")) in words  # numbers are read in Chinese
     assert ("，", ",") in words and ("！", "!") in words
     ends = [unit.end for unit in units]
-    assert all(a.end <= b.start for a, b in zip(units, units[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(units))
     assert max(ends) == len(text)
 
 
@@ -39,3 +40,11 @@ def test_latin_words_are_read_as_english():
     units = mandarin_units(text)
     english = [unit for unit in units if text[unit.start : unit.end] == "Apple"]
     assert english and "æ" in english[0].phonemes
+
+
+def test_long_numbers_are_read_digit_by_digit_and_full_width_digits_count():
+    text = "电话13800138000，身份证110101199003071234，价格３４元"
+    units = {text[unit.start : unit.end]: unit.phonemes for unit in mandarin_units(text)}
+    assert units["13800138000"] == ZHG2P.word2ipa("一三八零零一三八零零零")
+    assert units["110101199003071234"].startswith(ZHG2P.word2ipa("一一零"))
+    assert units["３４"] == ZHG2P.word2ipa("三十四")

@@ -5,7 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
+from intone.api.errors import speech_error_status
 from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
+from intone.engines.voice_packs import VoicePackError
 from intone.speech import errors
 from intone.speech.synthesizer import SpeechRequest, Synthesizer, split_units
 from intone.speech.text.chunking import ChunkPlan
@@ -184,3 +186,22 @@ def test_the_engine_gets_the_voice_in_the_request_language(synth):
     assert spanish.voice.packs == (("em_alex", 1.0),) and spanish.locale is None
     assert dict(english.voice.packs) == {"bm_george": 0.7, "bm_lewis": 0.3}
     assert english.locale == "en-GB"
+
+
+def test_an_english_only_model_does_not_claim_to_detect(synth):
+    plan = synth.plan(
+        SpeechRequest(text="Hola, ¿cómo estás? Hoy hace muy buen tiempo.", model_id="eleven_flash_v2")
+    )
+    assert (plan.language, plan.language_source) == ("en", "fallback")
+
+
+def test_voice_packs_that_cannot_load_are_the_servers_fault_said_plainly():
+    class Broken(FakeEngines):
+        def get(self, name):
+            raise VoicePackError("54 of the 54 Kokoro voice packs are missing; install them")
+
+    synth = Synthesizer(Broken())
+    plan = synth.plan(SpeechRequest(text="Hello there."))
+    with pytest.raises(errors.EngineUnavailable, match="voice packs are missing") as raised:
+        list(synth.stream(plan))
+    assert speech_error_status(raised.value) == 503

@@ -27,6 +27,7 @@ _SPEECH_STATUS = {
     "voice_not_found": 404,
     "model_not_found": 400,
     "pronunciation_dictionary_not_found": 404,
+    "service_unavailable": 503,
 }
 
 

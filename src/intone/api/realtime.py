@@ -28,7 +28,7 @@ from intone.api.state import Services
 from intone.audio.formats import OutputFormat
 from intone.rendering import Piece, Renderer, iterate_on
 from intone.speech.alignment import Alignment
-from intone.speech.errors import SpeechError
+from intone.speech.errors import EngineUnavailable, SpeechError
 from intone.speech.models import get_model
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.text.buffer import TextBuffer
@@ -142,6 +142,9 @@ class RealtimeStream:
                 elif item.strip():
                     await self._speak(item)
                 self._working = False
+        except EngineUnavailable as error:  # the server's fault: said as such, with what fixes it
+            log.error("a realtime stream cannot synthesize: %s", error.message)
+            await self._fail(error.status, error.message, INTERNAL_ERROR)
         # A request the plan refused; over quota or no place in time; the key disabled or deleted meanwhile.
         except (SpeechError, ApiError, AuthError) as error:
             await self._fail(error.status, error.message, POLICY_VIOLATION)
@@ -162,6 +165,9 @@ class RealtimeStream:
     async def _speak(self, segment: str) -> None:
         request = replace(self._template, text=segment, previous_text=self._spoken[-CONTEXT_CHARACTERS:])
         plan = await asyncio.to_thread(self._svc.synthesizer.plan, request)
+        if plan.language_source == "detected":
+            # One stream speaks one language: short later segments ("Sí.") cannot flip it back.
+            self._template = replace(self._template, language=plan.language)
         self._spoken = (self._spoken + segment)[-CONTEXT_CHARACTERS:]
         self._caller = await asyncio.to_thread(current, self._svc, self._caller)
         check_scope(self._caller, Scope.TEXT_TO_SPEECH)

@@ -99,7 +99,7 @@ def _settings_response(stored: dict[str, float | bool | None] | None) -> VoiceSe
 
 
 def _voice_response(
-    voice: Voice, stored: dict[str, float | bool | None] | None, base_url: str
+    voice: Voice, stored: dict[str, float | bool | None] | None, base_url: str, kokoro: frozenset[str]
 ) -> VoiceResponse:
     return VoiceResponse(
         voice_id=voice.voice_id,
@@ -109,11 +109,12 @@ def _voice_response(
         preview_url=f"{base_url}v1/voices/{voice.voice_id}/preview",
         settings=_settings_response(stored),
         high_quality_base_model_ids=[VERIFIED_MODEL, "eleven_v3"],
+        is_legacy=voice.legacy,
         verified_languages=[
             VerifiedLanguage(
                 language=language, model_id=VERIFIED_MODEL, accent=accent, locale=locale, preview_url=None
             )
-            for language, accent, locale in voice.native_varieties()
+            for language, accent, locale in voice.native_varieties(kokoro)
         ],
     )
 
@@ -122,8 +123,12 @@ async def _responses(svc: Services, request: Request, voices: list[Voice]) -> li
     stored = await run_in_threadpool(
         lambda: {v.voice_id: svc.store.voice_settings.get(v.voice_id) for v in voices}
     )
-    base_url = str(request.base_url)
-    return [_voice_response(voice, stored[voice.voice_id], base_url) for voice in voices]
+    base_url, kokoro = str(request.base_url), _kokoro_languages(svc)
+    return [_voice_response(voice, stored[voice.voice_id], base_url, kokoro) for voice in voices]
+
+
+def _kokoro_languages(svc: Services) -> frozenset[str]:
+    return svc.synthesizer.engines.languages()["kokoro"]
 
 
 @router.get("/v1/voices", summary="List voices")
@@ -132,14 +137,14 @@ async def get_all(svc: ServicesDep, request: Request, show_legacy: bool | None =
     return VoicesV1(voices=await _responses(svc, request, voices))
 
 
-def _matches(voice: Voice, search: str | None, filters: dict[str, list[str]]) -> bool:
+def _matches(voice: Voice, search: str | None, filters: dict[str, list[str]], kokoro: frozenset[str]) -> bool:
     if search:
         haystack = " ".join((voice.name, voice.description, *voice.labels.values(), "premade")).lower()
         if not all(word in haystack for word in search.lower().split()):
             return False
     labels = voice.labels
     for key, wanted in filters.items():
-        have = voice.native_languages() if key == "language" else (labels.get(key, ""),)
+        have = voice.native_languages(kokoro) if key == "language" else (labels.get(key, ""),)
         if wanted and not any(w.lower() in have for w in wanted):
             return False
     return True
@@ -200,7 +205,8 @@ async def search(
         found = [
             voice
             for voice in catalog().voices
-            if _matches(voice, search, filters) and (not voice_ids or voice.voice_id in voice_ids)
+            if _matches(voice, search, filters, _kokoro_languages(svc))
+            and (not voice_ids or voice.voice_id in voice_ids)
         ]
     if sort == "name":
         found.sort(key=lambda v: v.name.lower(), reverse=sort_direction == "desc")
@@ -254,7 +260,6 @@ async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) ->
     responses={200: {"content": {"audio/mpeg": {}}}},
 )
 async def preview(svc: ServicesDep, voice_id: str) -> FileResponse:
-    voice = get_voice(voice_id)
-    path = await run_in_threadpool(svc.previews.path, voice)
-    # The file name changes whenever the sample would, so clients may keep it for a day.
-    return FileResponse(path, media_type="audio/mpeg", headers={"cache-control": "public, max-age=86400"})
+    path = await svc.previews.path(get_voice(voice_id), svc.executor)
+    # The URL stays when the sample changes (a new pack set), so clients revalidate by its ETag.
+    return FileResponse(path, media_type="audio/mpeg", headers={"cache-control": "no-cache"})

@@ -46,3 +46,10 @@ class StreamResampler:
         if self._stream is None:
             return np.zeros(0, dtype=np.float32)
         return self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+
+def resample(audio: np.ndarray, input_rate: int, output_rate: int) -> np.ndarray:
+    """One whole piece of float32 mono audio at another rate."""
+    if input_rate == output_rate:
+        return audio
+    return soxr.resample(audio, input_rate, output_rate, quality="HQ").astype(np.float32)

@@ -47,8 +47,6 @@ GAIN = 0.75
 # Frames of the start pad kept before the first phoneme (4 frames = 0.1 s).
 _LEAD_IN_FRAMES = 4
 
-# Used when a voice names no packs: Kokoro's best-graded pack.
-DEFAULT_PACK = "af_heart"
 
 SAMPLES_PER_FRAME = 600
 _DURATION_TENSOR = "/encoder/Cast_output_0"
@@ -89,7 +87,7 @@ class KokoroEngine:
 
     def voice_style(self, packs: tuple[tuple[str, float], ...]) -> np.ndarray:
         """The (510, 256) style table of a weighted pack blend; weights are normalized to sum 1."""
-        return self._blend(_canonical_blend(packs or ((DEFAULT_PACK, 1.0),)))
+        return self._blend(_canonical_blend(packs))
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         ids, counts = self._token_ids(request.units)

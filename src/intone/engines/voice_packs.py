@@ -51,7 +51,6 @@ class PackInfo:
 class Manifest:
     package: str
     version: str
-    license: str
     tarball_sha256: str
     member_path: str  # inside the tarball, with "{name}"
     rows: int
@@ -74,7 +73,6 @@ def manifest() -> Manifest:
     return Manifest(
         data["package"],
         data["version"],
-        data["license"],
         data["tarball_sha256"],
         data["path"],
         rows,
@@ -102,10 +100,11 @@ class VoicePacks:
         self.directory = directory
 
     def missing(self) -> list[str]:
-        return [name for name in manifest().packs if not (self.directory / f"{name}.bin").is_file()]
+        return [name for name in manifest().packs if not self._path(name).is_file()]
 
-    def check(self) -> None:
-        """Raises VoicePackError unless every pack is present (digests are checked as packs load)."""
+    def check(self, *, digests: bool = False) -> None:
+        """Raises VoicePackError unless every pack is present (and, with `digests`, intact; packs are
+        checked again as they load)."""
         missing = self.missing()
         if missing:
             count = len(missing)
@@ -113,13 +112,29 @@ class VoicePacks:
                 f"{count} of the {len(manifest().packs)} Kokoro voice packs are missing; "
                 + install_hint(self.directory)
             )
+        if digests and (damaged := self.damaged()):
+            raise VoicePackError(
+                f"Kokoro voice packs do not match their digests ({', '.join(damaged[:3])}); "
+                "reinstall them: intone voices install --force"
+            )
+
+    def damaged(self) -> list[str]:
+        """Packs present whose bytes do not match the manifest."""
+        return [
+            name
+            for name, info in manifest().packs.items()
+            if self._path(name).is_file() and _file_digest(self._path(name)) != info.sha256
+        ]
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}.bin"
 
     def load(self, name: str) -> np.ndarray:
         """The (rows, 256) float32 style table of one pack, checked against the manifest."""
         info = manifest().packs.get(name)
         if info is None:
             raise VoicePackError(f"there is no Kokoro voice pack named {name!r}")
-        path = self.directory / f"{name}.bin"
+        path = self._path(name)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -155,11 +170,7 @@ def install(directory: Path, tarball: Path | None = None, *, force: bool = False
 
 def _complete(directory: Path) -> bool:
     packs = VoicePacks(directory)
-    if packs.missing():
-        return False
-    return all(
-        _file_digest(directory / f"{name}.bin") == info.sha256 for name, info in manifest().packs.items()
-    )
+    return not packs.missing() and not packs.damaged()
 
 
 def _npm_pack(destination: Path) -> Path:
@@ -204,11 +215,17 @@ def _extract(tarball: Path, staged: Path) -> None:
 
 
 def _replace(staged: Path, directory: Path) -> None:
-    """Swaps the staged set in with renames, so readers see the old set or the new one, never half."""
+    """Swaps the staged set in with two renames: never a mix of old and new packs, and the old set is
+    put back if the new one cannot be moved in."""
     old = staged.with_name("previous")
     if directory.exists():
         os.replace(directory, old)
-    os.replace(staged, directory)
+    try:
+        os.replace(staged, directory)
+    except OSError:
+        if old.exists():
+            os.replace(old, directory)
+        raise
 
 
 def _check_digest(path: Path, expected: str, what: str) -> None:

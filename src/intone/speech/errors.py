@@ -43,3 +43,10 @@ class UnsupportedLanguage(SpeechError):
 
 class InvalidVoiceSettings(SpeechError):
     status = "invalid_voice_settings"
+
+
+class EngineUnavailable(SpeechError):
+    """An engine or its voice data cannot be used (missing or damaged files): the server's fault, and
+    what fixes it is in the message."""
+
+    status = "service_unavailable"

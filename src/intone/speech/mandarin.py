@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import cache
 
@@ -24,7 +25,7 @@ from intone.speech.phonemes import phonemize_units
 
 _RUNS = re.compile(
     r"(?P<han>[\u3400-\u4dbf\u4e00-\u9fff]+)"
-    r"|(?P<number>\d+(?:\.\d+)?)"
+    r"|(?P<number>[0-9０-９]+(?:[.．][0-9０-９]+)?)"
     r"|(?P<latin>[A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*)*)"
     r"|(?P<space>\s+)"
     r"|(?P<other>.)",
@@ -58,6 +59,9 @@ _PUNCTUATION = {
     ";": ";",
 }
 _MARKS = frozenset(_PUNCTUATION.values())
+_DIGITS = "零一二三四五六七八九"
+# Digits of the longest number read as a quantity; longer ones (phone numbers, IDs) are codes.
+_LONGEST_QUANTITY = 10
 # misaki drops this combining mark (the non-syllabic sign in "au̯"); Kokoro's vocabulary lacks it.
 _NON_SYLLABIC = "\u032f"
 
@@ -79,7 +83,7 @@ def mandarin_units(text: str) -> tuple[Unit, ...]:
         if kind == "han":
             units.extend(_words(match.group(), start))
         elif kind == "number":
-            units.append(Unit(_ipa(cn2an.an2cn(match.group())), start, end))
+            units.append(Unit(_number_ipa(match.group()), start, end))
         elif kind == "latin":
             # English words inside Mandarin text are read as English.
             units.extend(_shifted(phonemize_units(match.group(), "en-us"), start))
@@ -95,6 +99,19 @@ def _words(run: str, offset: int) -> Iterator[Unit]:
     for word in _segmenter().lcut(run, HMM=True):
         yield Unit(_ipa(word), position, position + len(word))
         position += len(word)
+
+
+def _number_ipa(number: str) -> str:
+    """A number read in Chinese; one too long to read as a quantity (an ID, a phone number) is read
+    digit by digit, as people read those."""
+    number = unicodedata.normalize("NFKC", number)
+    try:
+        words = cn2an.an2cn(number) if len(number) <= _LONGEST_QUANTITY else None
+    except ValueError:
+        words = None
+    if words is None:
+        words = "".join(_DIGITS[int(digit)] if digit.isdigit() else "点" for digit in number)
+    return _ipa(words)
 
 
 def _ipa(word: str) -> str:

@@ -18,10 +18,12 @@ import numpy as np
 from intone.engines import espeak_ng
 from intone.engines.base import Engine, EngineRequest, Unit, VoiceRealization
 from intone.engines.registry import EngineSet
+from intone.engines.voice_packs import VoicePackError
 from intone.speech import alignment
 from intone.speech.alignment import Alignment
 from intone.speech.detection import detect
 from intone.speech.errors import (
+    EngineUnavailable,
     InvalidVoiceSettings,
     ModelCannotSpeak,
     TextEmpty,
@@ -140,12 +142,18 @@ class Synthesizer:
         return Plan(request, model, voice, language, engine, normalized, spans, source)
 
     def stream(self, plan: Plan) -> Iterator[SpeechChunk]:
-        engine = self.engines.get(plan.engine)
+        try:
+            engine = self.engines.get(plan.engine)
+        except VoicePackError as error:
+            raise EngineUnavailable(f"The {plan.engine} engine cannot load: {error}") from error
         realization = plan.voice.realization(plan.engine, plan.language)
         offset = 0.0
         for index, (start, end) in enumerate(plan.spans):
             seed = None if plan.request.seed is None else plan.request.seed + index
-            audio, times = self._chunk(engine, plan, realization, plan.normalized.text[start:end], seed)
+            try:
+                audio, times = self._chunk(engine, plan, realization, plan.normalized.text[start:end], seed)
+            except VoicePackError as error:  # a pack damaged since the server started
+                raise EngineUnavailable(f"A voice pack cannot be used: {error}") from error
             duration = len(audio) / engine.sample_rate
             times = alignment.settle(times, duration)
             yield SpeechChunk(
@@ -160,9 +168,12 @@ class Synthesizer:
     def _language(self, request: SpeechRequest, model: Model) -> tuple[str, LanguageSource]:
         if request.language:
             return request.language, "requested"
+        candidates = spoken_languages(model, self.engines.languages())
+        if len(candidates) == 1:
+            return candidates[0], "fallback"  # the only language the model speaks: nothing to detect
         # The context around the text makes a short text's language clearer.
         sample = " ".join((request.previous_text, request.text, request.next_text))
-        detected = detect(sample, spoken_languages(model, self.engines.languages()))
+        detected = detect(sample, candidates)
         if detected is None:
             log.info("no language_code given and none detected with confidence; speaking English")
             return DEFAULT_LANGUAGE, "fallback"

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from intone.engines.base import VoiceRealization
-from intone.engines.kokoro import KokoroEngine
 from intone.engines.voice_packs import PackInfo, manifest
 from intone.speech.errors import VoiceNotFound
 
@@ -62,8 +61,8 @@ _ACCENTS = {
     "pt-BR": "brazilian",
     "zh-CN": "chinese",
 }
-# espeak-ng variants for voices that name none, by gender.
-_ESPEAK_DEFAULTS = {"female": ("f2", 58), "male": ("m3", 42), "neutral": ("f1", 50)}
+# espeak-ng variants for the packs' voices, by gender (packs are female or male).
+_ESPEAK_DEFAULTS = {"female": ("f2", 58), "male": ("m3", 42)}
 # The one Piper speaker's accent and gender.
 _PIPER_SPEAKER = ("american", "male")
 
@@ -120,11 +119,10 @@ class Voice:
                 return tuple((pack, weight / 2) for pack, weight in (*female, *male))
         return NATIVE_PACKS.get((language, self.gender), self.packs)
 
-    def native_varieties(self) -> tuple[tuple[str, str, str], ...]:
+    def native_varieties(self, kokoro_languages: frozenset[str]) -> tuple[tuple[str, str, str], ...]:
         """(language, accent, locale) of every language the voice speaks with a native Kokoro pack:
-        its own first, then those where a native pack of its gender stands in."""
-        spoken = KokoroEngine.languages
-        own = ((self.language, self.accent, self.locale),) if self.language in spoken else ()
+        its own first (if Kokoro speaks it), then those where a native pack of its gender stands in."""
+        own = ((self.language, self.accent, self.locale),) if self.language in kokoro_languages else ()
         others = []
         for (language, gender), blend in NATIVE_PACKS.items():
             if not self.premade or gender != self.gender or language == self.language:
@@ -134,8 +132,8 @@ class Voice:
                 others.append((language, _ACCENTS.get(locale, locale), locale))
         return own + tuple(others)
 
-    def native_languages(self) -> tuple[str, ...]:
-        return tuple(language for language, _, _ in self.native_varieties())
+    def native_languages(self, kokoro_languages: frozenset[str]) -> tuple[str, ...]:
+        return tuple(language for language, _, _ in self.native_varieties(kokoro_languages))
 
     def locale_for(self, language: str) -> str | None:
         """The voice's own locale when it speaks its own language (British voices keep British
@@ -199,12 +197,13 @@ def _premade(entry: dict) -> Voice:
 
 
 def _pack_voice(info: PackInfo) -> Voice:
-    """A voice for one Kokoro pack: its id is the pack's name (`af_heart`), its name the part after it."""
+    """A voice for one Kokoro pack: its id is the pack's name (`af_heart`), its name Kokoro's with the
+    locale ("Heart (en-US)"), unique beside the premade voices and the packs of other languages."""
     variant, pitch = _ESPEAK_DEFAULTS[info.gender]
     grade = f", Kokoro grade {info.grade}" if info.grade else ""
     return Voice(
         voice_id=info.name,
-        name=info.name.split("_", 1)[1].capitalize(),
+        name=f"{info.name.split('_', 1)[1].capitalize()} ({info.locale})",
         gender=info.gender,
         accent=_ACCENTS.get(info.locale, info.locale),
         locale=info.locale,
