@@ -133,6 +133,14 @@ def test_voice_settings_of_unknown_voice_are_none(store: Store) -> None:
     assert store.voice_settings.get("nobody") is None
 
 
+def test_voice_settings_of_many_voices_at_once(store: Store) -> None:
+    store.voice_settings.save("joe", {"stability": 0.3})
+    store.voice_settings.save("ann", {"speed": 0.9})
+    many = store.voice_settings.get_many(["joe", "ann", "nobody"])
+    assert many == {"joe": store.voice_settings.get("joe"), "ann": store.voice_settings.get("ann")}
+    assert store.voice_settings.get_many([]) == {}
+
+
 def test_voice_settings_reject_unknown_fields(store: Store) -> None:
     with pytest.raises(ValueError, match="stabilty"):
         store.voice_settings.save("joe", {"stabilty": 0.5})

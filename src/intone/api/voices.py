@@ -120,11 +120,9 @@ def _voice_response(
 
 
 async def _responses(svc: Services, request: Request, voices: list[Voice]) -> list[VoiceResponse]:
-    stored = await run_in_threadpool(
-        lambda: {v.voice_id: svc.store.voice_settings.get(v.voice_id) for v in voices}
-    )
+    stored = await run_in_threadpool(svc.store.voice_settings.get_many, [v.voice_id for v in voices])
     base_url, kokoro = str(request.base_url), _kokoro_languages(svc)
-    return [_voice_response(voice, stored[voice.voice_id], base_url, kokoro) for voice in voices]
+    return [_voice_response(voice, stored.get(voice.voice_id), base_url, kokoro) for voice in voices]
 
 
 def _kokoro_languages(svc: Services) -> frozenset[str]:

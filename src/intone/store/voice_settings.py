@@ -31,6 +31,14 @@ class VoiceSettings:
             row = conn.execute(select(*columns).where(VoiceSettingsRow.voice_id == voice_id)).one_or_none()
         return None if row is None else dict(zip(FIELDS, row, strict=True))
 
+    def get_many(self, voice_ids: list[str]) -> dict[str, VoiceSettingsValues]:
+        """The saved settings of those voices that have some, in one query (a listing has dozens)."""
+        columns = [getattr(VoiceSettingsRow, name) for name in FIELDS]
+        query = select(VoiceSettingsRow.voice_id, *columns).where(VoiceSettingsRow.voice_id.in_(voice_ids))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {row[0]: dict(zip(FIELDS, row[1:], strict=True)) for row in rows}
+
     def save(self, voice_id: str, values: VoiceSettingsValues) -> None:
         """Replace the voice's settings; fields missing from `values` are stored as NULL."""
         row = self._row(values)
