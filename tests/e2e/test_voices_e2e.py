@@ -95,3 +95,34 @@ def test_other_languages_use_native_packs(heard, voice_name, language):
     low, high = PITCH_BOUNDS[voice.gender]
     assert low <= pitch <= high
     assert wer <= OTHER_WER
+
+
+def _active_rms_db(audio: np.ndarray, rate: int) -> float:
+    size = rate // 100
+    frames = audio[: len(audio) // size * size].reshape(-1, size)
+    rms = np.sqrt((frames**2).mean(axis=1))
+    active = frames[rms > 10 ** (-45 / 20)]
+    return float(20 * np.log10(np.sqrt((active**2).mean())))
+
+
+# The quietest and loudest packs without correction (Nova -27 dB, Sara -15 dB), blends, and languages.
+@pytest.mark.parametrize(
+    ("voice_name", "language"),
+    [
+        ("af_nova", "en"),
+        ("if_sara", "it"),
+        ("Rachel", "en"),
+        ("River", "en"),
+        ("George", "es"),
+        ("zf_xiaoxiao", "zh"),
+    ],
+)
+def test_voices_are_equally_loud(heard, voice_name, language):
+    synth = heard.synth
+    texts = SENTENCES[language][:2]
+    plans = [synth.plan(SpeechRequest(text=t, voice_id=voice_name, language=language)) for t in texts]
+    audio = np.concatenate([chunk.audio for plan in plans for chunk in synth.stream(plan)])
+    level = _active_rms_db(audio, 24_000)
+    print(f"{voice_name} in {language}: {level:.1f} dBFS, peak {np.abs(audio).max():.2f}")
+    assert -24.0 <= level <= -18.0
+    assert np.abs(audio).max() < 1.0  # brought up without clipping

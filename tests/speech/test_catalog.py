@@ -150,3 +150,21 @@ def test_premade_ids_and_names_resolve():
     assert len(set(names)) == len(names)  # every voice can be reached by its name
     with pytest.raises(VoiceNotFound):
         get_voice("nope")
+
+
+def test_each_voice_is_brought_to_the_common_loudness():
+    from intone.engines.voice_packs import manifest
+    from intone.speech.voices import LOUDNESS_DB
+
+    nova = manifest().packs["af_nova"]
+    gain = get_voice("af_nova").realization("kokoro", "en").gain
+    assert gain == pytest.approx(min(10 ** ((LOUDNESS_DB - nova.loudness_db) / 20), 0.95 / nova.peak))
+    assert gain > 1.5  # the quietest pack is lifted
+    assert get_voice("if_sara").realization("kokoro", "it").gain < 0.7  # the loudest is lowered
+    for voice in VOICES:
+        realization = voice.realization("kokoro", voice.language)
+        peak = sum(w * manifest().packs[p].peak for p, w in realization.packs) / sum(
+            w for _, w in realization.packs
+        )
+        assert peak * realization.gain <= 0.95 + 1e-9
+    assert get_voice("Brian").realization("piper", "en").gain == 1.0  # Piper is calibrated on its own

@@ -46,14 +46,16 @@ class VoiceRealization:
     """How one Intone voice sounds on one engine.
 
     `packs` is a weighted blend of Kokoro voice packs, `variant` an espeak-ng voice variant, `pitch`
-    a 0..100 espeak pitch; `tempo` a per-voice speed factor that multiplies the request's speed. Each
-    engine reads only the fields it understands.
+    a 0..100 espeak pitch; `tempo` a per-voice speed factor that multiplies the request's speed; `gain`
+    a per-voice level factor that brings the voice to the engine's common loudness. Each engine reads
+    only the fields it understands.
     """
 
     packs: tuple[tuple[str, float], ...] = ()
     variant: str = ""
     pitch: int = 50
     tempo: float = 1.0
+    gain: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ class KokoroEngine:
             audio = np.zeros(0, dtype=np.float32)
         else:
             style = self.voice_style(request.voice.packs)[min(len(ids), _STYLE_ROWS) - 1]
-            audio, frames = self._run(ids, style, speed)
+            audio, frames = self._run(ids, style, speed, request.voice.gain)
             spans = _unit_spans(frames, counts, self.sample_rate)
             # The start pad lasts ~0.45 s at speed 1: silence that would delay the first word and
             # put long pauses between streamed chunks. Keep a short lead-in only.
@@ -123,7 +123,9 @@ class KokoroEngine:
             counts.append(len(unit_ids))
         return ids, counts
 
-    def _run(self, ids: list[int], style: np.ndarray, speed: float) -> tuple[np.ndarray, np.ndarray]:
+    def _run(
+        self, ids: list[int], style: np.ndarray, speed: float, gain: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Scaled audio and frames per token ([start pad, one per id, end pad])."""
         audio, frames = self._session.run(
             ["audio", _DURATION_OUTPUT],
@@ -138,7 +140,7 @@ class KokoroEngine:
         # mismatch would mean a different model, and the timings would be wrong.
         if len(audio) != SAMPLES_PER_FRAME * int(frames.sum()):
             raise RuntimeError(f"Kokoro made {len(audio)} samples for {int(frames.sum())} frames")
-        return np.clip(audio * GAIN, -1.0, 1.0).astype(np.float32), frames
+        return np.clip(audio * (GAIN * gain), -1.0, 1.0).astype(np.float32), frames
 
     def _compute_blend(self, blend: tuple[tuple[str, float], ...]) -> np.ndarray:
         style = np.zeros((_STYLE_ROWS, manifest().width), dtype=np.float32)

@@ -41,6 +41,9 @@ class PackInfo:
     locale: str  # e.g. "en-US", "pt-BR"
     gender: str  # "female" or "male"
     grade: str | None  # Kokoro's own quality grade, where it published one
+    # Measured by bench/pack_loudness.py at the engine's fixed gain: active-speech RMS and sample peak.
+    loudness_db: float
+    peak: float
 
     @property
     def language(self) -> str:
@@ -67,7 +70,15 @@ def manifest() -> Manifest:
     data = json.loads(_MANIFEST.read_text(encoding="utf-8"))
     rows, width = data["shape"]
     packs = {
-        name: PackInfo(name, entry["sha256"], entry["locale"], entry["gender"], entry.get("grade"))
+        name: PackInfo(
+            name,
+            entry["sha256"],
+            entry["locale"],
+            entry["gender"],
+            entry.get("grade"),
+            entry["loudness_db"],
+            entry["peak"],
+        )
         for name, entry in data["packs"].items()
     }
     return Manifest(

@@ -63,6 +63,9 @@ _ACCENTS = {
 }
 # espeak-ng variants for the packs' voices, by gender (packs are female or male).
 _ESPEAK_DEFAULTS = {"female": ("f2", 58), "male": ("m3", 42)}
+# Every Kokoro voice is brought to this active-speech loudness, where Piper and espeak-ng speak too.
+LOUDNESS_DB = -21.0
+_PEAK_LIMIT = 0.95
 # The one Piper speaker's accent and gender.
 _PIPER_SPEAKER = ("american", "male")
 
@@ -142,10 +145,22 @@ class Voice:
 
     def realization(self, engine: str, language: str) -> VoiceRealization:
         if engine == "kokoro":
-            return VoiceRealization(packs=self.kokoro_packs(language), tempo=self.tempo)
+            packs = self.kokoro_packs(language)
+            return VoiceRealization(packs=packs, tempo=self.tempo, gain=_level(packs))
         if engine == "espeak":
             return VoiceRealization(variant=self.espeak_variant, pitch=self.espeak_pitch, tempo=self.tempo)
         return VoiceRealization(tempo=self.tempo)
+
+
+def _level(packs: tuple[tuple[str, float], ...]) -> float:
+    """The gain that brings a blend to the common loudness: the packs differ by up to 12 dB at the
+    engine's fixed gain. A blend is taken to sound like the weighted mean of its packs; the gain never
+    lifts the measured peak above `_PEAK_LIMIT`."""
+    infos = manifest().packs
+    total = sum(weight for _, weight in packs)
+    loudness = sum(weight * infos[name].loudness_db for name, weight in packs) / total
+    peak = sum(weight * infos[name].peak for name, weight in packs) / total
+    return min(10 ** ((LOUDNESS_DB - loudness) / 20), _PEAK_LIMIT / peak)
 
 
 class VoiceCatalog:
