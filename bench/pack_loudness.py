@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.utils.loudness import active_rms_db
 from tests.utils.sentences import SENTENCES
 
 from intone.engines import voice_packs
@@ -30,14 +31,6 @@ from intone.speech.mandarin import mandarin_units
 from intone.speech.phonemes import phonemize_units
 
 MANIFEST = Path(__file__).resolve().parent.parent / "src/intone/engines/data/kokoro-voices.json"
-
-
-def active_rms_db(audio: np.ndarray, rate: int) -> float:
-    size = rate // 100
-    frames = audio[: len(audio) // size * size].reshape(-1, size)
-    rms = np.sqrt((frames**2).mean(axis=1))
-    active = frames[rms > 10 ** (-45 / 20)]
-    return float(20 * np.log10(np.sqrt((active**2).mean())))
 
 
 def measure(engine: KokoroEngine, info: voice_packs.PackInfo) -> tuple[float, float]:

@@ -8,6 +8,7 @@ import pytest
 
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import catalog
+from tests.utils.loudness import active_rms_db
 from tests.utils.pitch import median_pitch
 from tests.utils.sentences import SENTENCES
 from tests.utils.whisper import transcribe, word_error_rate
@@ -97,14 +98,6 @@ def test_other_languages_use_native_packs(heard, voice_name, language):
     assert wer <= OTHER_WER
 
 
-def _active_rms_db(audio: np.ndarray, rate: int) -> float:
-    size = rate // 100
-    frames = audio[: len(audio) // size * size].reshape(-1, size)
-    rms = np.sqrt((frames**2).mean(axis=1))
-    active = frames[rms > 10 ** (-45 / 20)]
-    return float(20 * np.log10(np.sqrt((active**2).mean())))
-
-
 # The quietest and loudest packs without correction (Nova -27 dB, Sara -15 dB), blends, and languages.
 @pytest.mark.parametrize(
     ("voice_name", "language"),
@@ -122,7 +115,7 @@ def test_voices_are_equally_loud(heard, voice_name, language):
     texts = SENTENCES[language][:2]
     plans = [synth.plan(SpeechRequest(text=t, voice_id=voice_name, language=language)) for t in texts]
     audio = np.concatenate([chunk.audio for plan in plans for chunk in synth.stream(plan)])
-    level = _active_rms_db(audio, 24_000)
+    level = active_rms_db(audio, 24_000)
     print(f"{voice_name} in {language}: {level:.1f} dBFS, peak {np.abs(audio).max():.2f}")
     assert -24.0 <= level <= -18.0
     assert np.abs(audio).max() < 1.0  # brought up without clipping
