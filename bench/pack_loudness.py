@@ -25,20 +25,18 @@ from tests.utils.sentences import SENTENCES
 
 from intone.engines import voice_packs
 from intone.engines.base import EngineRequest, VoiceRealization
-from intone.engines.espeak_ng import voice_for
 from intone.engines.kokoro import KokoroEngine
-from intone.speech.mandarin import mandarin_units
-from intone.speech.phonemes import phonemize_units
+from intone.speech.synthesizer import text_units
 
 MANIFEST = Path(__file__).resolve().parent.parent / "src/intone/engines/data/kokoro-voices.json"
 
 
 def measure(engine: KokoroEngine, info: voice_packs.PackInfo) -> tuple[float, float]:
     language = info.language if info.language in KokoroEngine.languages else "en"
-    phonemizer = "en" if info.locale == "en-GB" else (voice_for(language) or "en-us")
+    locale = info.locale if language == info.language else None
     audio = []
     for text in SENTENCES[language][:3]:
-        units = mandarin_units(text) if language == "zh" else phonemize_units(text, phonemizer)
+        units = text_units(text, language, locale)
         voice = VoiceRealization(packs=((info.name, 1.0),))
         request = EngineRequest(text=text, language=language, voice=voice, units=units)
         audio.append(engine.synthesize(request).audio)

@@ -280,7 +280,7 @@ def _is_loopback(host: str) -> bool:
 def _voices(_: argparse.Namespace) -> int:
     for voice in catalog().voices:
         labels = ", ".join(f"{k}={v}" for k, v in voice.labels.items())
-        print(f"{voice.voice_id:<20}  {voice.name:<10} {labels}")
+        print(f"{voice.voice_id:<20}  {voice.name:<18} {labels}")
     return 0
 
 

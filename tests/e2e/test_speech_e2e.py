@@ -9,6 +9,7 @@ import pytest
 
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.speech.text.normalize import normalize, unchanged
+from tests.utils.loudness import active_rms_db
 from tests.utils.whisper import transcribe, word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -125,14 +126,10 @@ def test_speed_and_seed(synth):
 
 
 def test_loudness_is_consistent_between_engines(synth):
-    def active_rms_db(audio):
-        frames = audio[: len(audio) // 441 * 441].reshape(-1, 441)
-        rms = np.sqrt((frames**2).mean(axis=1))
-        active = frames[rms > 10 ** (-45 / 20)]
-        return 20 * np.log10(np.sqrt((active**2).mean()))
+    def level(engine: str) -> float:
+        audio, rate, _ = _speak(synth, " ".join(HARVARD[:3]), engine)
+        return active_rms_db(audio, rate)
 
-    levels = {
-        e: active_rms_db(_speak(synth, " ".join(HARVARD[:3]), e)[0]) for e in ("kokoro", "piper", "espeak")
-    }
+    levels = {engine: level(engine) for engine in ("kokoro", "piper", "espeak")}
     print(levels)
     assert max(levels.values()) - min(levels.values()) <= 4.0

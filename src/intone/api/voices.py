@@ -200,11 +200,11 @@ async def search(
             "language": language or [],
             "use_case": use_cases or [],
         }
+        kokoro = _kokoro_languages(svc)
         found = [
             voice
             for voice in catalog().voices
-            if _matches(voice, search, filters, _kokoro_languages(svc))
-            and (not voice_ids or voice.voice_id in voice_ids)
+            if _matches(voice, search, filters, kokoro) and (not voice_ids or voice.voice_id in voice_ids)
         ]
     if sort == "name":
         found.sort(key=lambda v: v.name.lower(), reverse=sort_direction == "desc")

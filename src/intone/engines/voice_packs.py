@@ -5,7 +5,7 @@ The npm package ships all 54 Kokoro v1.0 packs as `package/voices/<name>.bin` (r
 pinned tarball with the npm client (or takes a tarball already on disk), checks it against the digest in
 `data/kokoro-voices.json`, checks every pack against its own digest, and only then moves the complete
 set into place, so a failed install leaves nothing half-written. Loading a pack checks its digest again.
-Nothing here runs while serving requests except `load`.
+Nothing here runs while serving requests except `load`, once per pack.
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class VoicePacks:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        # Checked tables, read once each: blends are recomputed as the engine's blend cache turns over.
+        self._loaded: dict[str, np.ndarray] = {}
 
     def missing(self) -> list[str]:
         return [name for name in manifest().packs if not self._path(name).is_file()]
@@ -141,7 +143,12 @@ class VoicePacks:
         return self.directory / f"{name}.bin"
 
     def load(self, name: str) -> np.ndarray:
-        """The (rows, 256) float32 style table of one pack, checked against the manifest."""
+        """The (rows, 256) float32 style table of one pack, checked against the manifest (read-only)."""
+        if name not in self._loaded:
+            self._loaded[name] = self._read(name)
+        return self._loaded[name]
+
+    def _read(self, name: str) -> np.ndarray:
         info = manifest().packs.get(name)
         if info is None:
             raise VoicePackError(f"there is no Kokoro voice pack named {name!r}")
@@ -156,8 +163,9 @@ class VoicePacks:
             raise VoicePackError(
                 f"{path} does not match its digest; reinstall: intone voices install --force"
             )
-        table = np.frombuffer(data, dtype="<f4").astype(np.float32)
-        return table.reshape(manifest().rows, manifest().width)
+        table = np.frombuffer(data, dtype="<f4").astype(np.float32).reshape(manifest().rows, manifest().width)
+        table.flags.writeable = False  # shared by every blend that uses it
+        return table
 
 
 def install(directory: Path, tarball: Path | None = None, *, force: bool = False) -> bool:

@@ -211,10 +211,7 @@ class Synthesizer:
         if not engine.needs_phonemes:
             result = engine.synthesize(base)
             return result.audio, result.char_times
-        if plan.language == "zh":
-            units = mandarin_units(text)
-        else:
-            units = phonemize_units(text, espeak_ng.voice_for(plan.language, base.locale) or "en-us")
+        units = text_units(text, plan.language, base.locale)
         audio_parts, time_parts, offset = [], [], 0.0
         for group in split_units(units, engine.max_phonemes):
             result = engine.synthesize(dataclasses.replace(base, units=group))
@@ -246,6 +243,14 @@ def _check_settings(request: SpeechRequest) -> None:
         raise InvalidVoiceSettings(f"speed must be between {low} and {high}; got {request.speed}.")
     if not 0.0 <= request.stability <= 1.0:
         raise InvalidVoiceSettings(f"stability must be between 0 and 1; got {request.stability}.")
+
+
+def text_units(text: str, language: str, locale: str | None = None) -> tuple[Unit, ...]:
+    """The front end for a language: misaki's for Mandarin, espeak-ng IPA (in `locale`'s variety where
+    espeak-ng has it) for the others."""
+    if language == "zh":
+        return mandarin_units(text)
+    return phonemize_units(text, espeak_ng.voice_for(language, locale) or "en-us")
 
 
 def split_units(units: tuple[Unit, ...], limit: int) -> list[tuple[Unit, ...]]:
