@@ -3,12 +3,18 @@
 An engine turns one chunk of text in one language into float32 PCM and the time span of every
 character of that chunk. Neural engines work from phonemes that the front end (`intone.speech.phonemes`)
 has already grouped into units tied to character spans; formant engines may read the text itself.
+
+It does so in two phases, so that audio can leave before the whole chunk is made:
+`prepare(request)` runs everything that sees the whole chunk at once (front end, durations, pitch and
+energy), which fixes the chunk's timings and length; `decode(prepared, start, stop)` then makes the
+audio of frames `[start, stop)`, in any order and any number of windows, each window exactly as long
+as asked. An engine that cannot decode in windows does all its work in `prepare` and slices.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -67,6 +73,22 @@ class EngineResult:
     char_times: np.ndarray
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A chunk whose timings and length are known and whose audio is yet to be decoded."""
+
+    sample_rate: int
+    frame_samples: int  # decode() takes frame indices; one frame is this many samples
+    frames: int  # the chunk's audio is exactly frames * frame_samples samples
+    # As in EngineResult: (start, end) seconds per character of the request text, NaN where unplaced.
+    char_times: np.ndarray
+    state: Any = None  # the engine's own: what decode() needs
+
+    @property
+    def duration(self) -> float:
+        return self.frames * self.frame_samples / self.sample_rate
+
+
 class Engine(Protocol):
     name: str
     sample_rate: int
@@ -77,7 +99,44 @@ class Engine(Protocol):
     # The language codes (ISO 639-1 where one exists) the engine really speaks; known without loading.
     languages: frozenset[str]
 
-    def synthesize(self, request: EngineRequest) -> EngineResult: ...
+    def prepare(self, request: EngineRequest) -> Prepared: ...
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        """float32 audio of frames [start, stop) of a prepared chunk: (stop - start) * frame_samples
+        samples, sample for sample the audio of decoding the whole chunk (within the engine's
+        documented accuracy). Thread-safe: windows of different chunks may be decoded at once."""
+        ...
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        """Whether windows of this voice decode as well as they can; engines that need no per-voice
+        preparation always say True."""
+        ...
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        """Does the per-voice preparation windows need (blocking, possibly seconds; cached). Until it is
+        done, decode() stays exact by decoding the whole chunk on its first window."""
+        ...
+
+    def synthesize(self, request: EngineRequest) -> EngineResult:
+        """The whole chunk at once: `prepare`, then one window over all of it (see `synthesize_whole`)."""
+        ...
+
+
+def synthesize_whole(engine: Engine, request: EngineRequest) -> EngineResult:
+    prepared = engine.prepare(request)
+    audio = engine.decode(prepared, 0, prepared.frames)
+    return EngineResult(audio=audio, sample_rate=prepared.sample_rate, char_times=prepared.char_times)
+
+
+def prepared_whole(result: EngineResult) -> Prepared:
+    """A chunk made whole in `prepare` (engines that cannot decode in windows): one sample per frame,
+    and `decode_slice` cuts the windows out of it."""
+    return Prepared(result.sample_rate, 1, len(result.audio), result.char_times, result.audio)
+
+
+def decode_slice(prepared: Prepared, start: int, stop: int) -> np.ndarray:
+    """The window [start, stop) of a chunk `prepared_whole` made."""
+    return prepared.state[start * prepared.frame_samples : stop * prepared.frame_samples]
 
 
 def unit_char_times(text_length: int, units: tuple[Unit, ...], unit_spans: np.ndarray) -> np.ndarray:

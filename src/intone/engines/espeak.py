@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from intone.engines import espeak_ng
-from intone.engines.base import EngineRequest, EngineResult
+from intone.engines.base import (
+    EngineRequest,
+    EngineResult,
+    Prepared,
+    VoiceRealization,
+    decode_slice,
+    prepared_whole,
+)
 from intone.engines.espeak_ng import WordEvent, library
 
 # espeak's default rate in words per minute, which speed 1.0 stands for.
@@ -29,6 +36,18 @@ class EspeakEngine:
 
     def __init__(self) -> None:
         self.sample_rate = library().sample_rate
+
+    def prepare(self, request: EngineRequest) -> Prepared:
+        return prepared_whole(self.synthesize(request))
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        return decode_slice(prepared, start, stop)
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return True
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        return None
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         voice = espeak_ng.voice_for(request.language, request.locale)

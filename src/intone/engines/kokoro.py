@@ -35,7 +35,17 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
-from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
+from intone.engines.base import (
+    EngineRequest,
+    EngineResult,
+    Prepared,
+    Unit,
+    VoiceRealization,
+    decode_slice,
+    prepared_whole,
+    spans_from_durations,
+    unit_char_times,
+)
 from intone.engines.voice_packs import VoicePacks, manifest
 
 # The raw model output of the 10 Harvard sentences in reference/engines.md (espeak en-us IPA, one call
@@ -88,6 +98,18 @@ class KokoroEngine:
     def voice_style(self, packs: tuple[tuple[str, float], ...]) -> np.ndarray:
         """The (510, 256) style table of a weighted pack blend; weights are normalized to sum 1."""
         return self._blend(_canonical_blend(packs))
+
+    def prepare(self, request: EngineRequest) -> Prepared:
+        return prepared_whole(self.synthesize(request))
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        return decode_slice(prepared, start, stop)
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return True
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        return None
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         ids, counts = self._token_ids(request.units)

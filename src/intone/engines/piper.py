@@ -37,7 +37,17 @@ from piper.config import PiperConfig
 from piper.const import BOS, EOS, PAD
 from piper.patch_voice_with_alignment import add_alignment_output
 
-from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
+from intone.engines.base import (
+    EngineRequest,
+    EngineResult,
+    Prepared,
+    Unit,
+    VoiceRealization,
+    decode_slice,
+    prepared_whole,
+    spans_from_durations,
+    unit_char_times,
+)
 
 # Measured on the 10 Harvard sentences of reference/engines.md (4 seeds each, stability 0, 0.5 and 1 alike):
 # the raw model output has an active-speech RMS (20 ms frames within 26 dB of the loudest) of -23.3 dBFS,
@@ -76,6 +86,18 @@ class PiperEngine:
         self._session = ort.InferenceSession(
             model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
         )
+
+    def prepare(self, request: EngineRequest) -> Prepared:
+        return prepared_whole(self.synthesize(request))
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        return decode_slice(prepared, start, stop)
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return True
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        return None
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         groups = self._id_groups(request.units)
