@@ -121,7 +121,13 @@ def test_workers_share_the_machines_engine_limits_unless_set(monkeypatch):
     monkeypatch.setenv("INTONE_ENGINE_WORKERS", "3")
     settings = Settings(_env_file=None)
     shared = _per_worker_defaults(settings, 2)
-    assert shared == {"INTONE_MAX_CONCURRENT_REQUESTS": str(max(1, settings.max_concurrent_requests // 2))}
+    assert shared == {}  # the engine workers were set; the load limit is a share, and no count cap is set
+    monkeypatch.delenv("INTONE_ENGINE_WORKERS")
+    monkeypatch.setenv("INTONE_MAX_CONCURRENT_REQUESTS", "6")
+    settings = Settings(_env_file=None)
+    assert _per_worker_defaults(settings, 2) == {
+        "INTONE_ENGINE_WORKERS": str(max(1, settings.engine_workers // 2))
+    }
 
 
 def test_an_unreachable_database_is_a_sentence_not_a_traceback(capsys, monkeypatch):

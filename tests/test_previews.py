@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from intone.engines.base import EngineRequest, EngineResult, unit_char_times
+from intone.engines.base import (
+    EngineRequest,
+    EngineResult,
+    Prepared,
+    VoiceRealization,
+    decode_slice,
+    prepared_whole,
+    unit_char_times,
+)
 from intone.previews import Previews
+from intone.scheduling.scheduler import Scheduler
 from intone.speech.synthesizer import Synthesizer
 from intone.speech.voices import get_voice
 
@@ -31,6 +39,18 @@ class SlowEngine:
         self.running = 0
         self.most_at_once = 0
         self._lock = threading.Lock()
+
+    def prepare(self, request: EngineRequest) -> Prepared:
+        return prepared_whole(self.synthesize(request))
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        return decode_slice(prepared, start, stop)
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return True
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        return None
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         with self._lock:
@@ -52,6 +72,9 @@ class Engines:
     def get(self, name: str) -> SlowEngine:
         return self.engine
 
+    def loaded(self, name: str) -> bool:
+        return True
+
     @staticmethod
     def languages() -> dict[str, frozenset[str]]:
         return {"kokoro": frozenset({"en"}), "piper": frozenset(), "espeak": frozenset({"en"})}
@@ -63,8 +86,11 @@ class Engines:
 
 def _fetch(previews: Previews, names: list[str]) -> list[Path]:
     async def main() -> list[Path]:
-        with ThreadPoolExecutor(4) as executor:
-            return list(await asyncio.gather(*(previews.path(get_voice(n), executor) for n in names)))
+        scheduler = Scheduler(4)
+        try:
+            return list(await asyncio.gather(*(previews.path(get_voice(n), scheduler) for n in names)))
+        finally:
+            scheduler.shutdown()
 
     return asyncio.run(main())
 

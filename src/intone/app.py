@@ -13,7 +13,6 @@ import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -35,6 +34,7 @@ from intone.cluster.tokens import RedisTokens
 from intone.config import Settings
 from intone.engines.registry import EngineSet
 from intone.previews import Previews
+from intone.scheduling.scheduler import Scheduler
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.store.database import Store
 from intone.store.history import Retention
@@ -77,9 +77,11 @@ _WARM_UP = (
 )
 
 
-def _warm_up(synthesizer: Synthesizer, ready: threading.Event) -> None:
+def _warm_up(svc: Services) -> None:
     """Loads every engine and speaks a word with each: ONNX Runtime's first run is slow, and that
-    should not be any client's first request."""
+    should not be any client's first request. Then the default voice calibrates for windowed decoding,
+    in the background, if it has not yet (once per data directory)."""
+    synthesizer = svc.synthesizer
     try:
         for request in _WARM_UP:
             for _ in synthesizer.stream(synthesizer.plan(request)):
@@ -88,7 +90,8 @@ def _warm_up(synthesizer: Synthesizer, ready: threading.Event) -> None:
     except Exception:
         log.exception("loading the engines failed; /ready stays 503")
         return
-    ready.set()
+    svc.ready.set()
+    svc.calibrate_soon(synthesizer.plan(_WARM_UP[0]))
 
 
 def _retention(settings: Settings) -> Retention:
@@ -133,13 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store(settings.database(), _retention(settings))
         store.migrate()
         pruning = asyncio.create_task(_prune_history(store), name="history pruning")
-        executor = ThreadPoolExecutor(settings.engine_workers, thread_name_prefix="engine")
+        scheduler = Scheduler(settings.engine_workers)
         async with _shared_state(settings, store) as (key_gates, token_store):
             admission = Admission(
                 key_gates,
                 LocalGates(settings.max_queued_requests),
-                settings.max_concurrent_requests,
+                settings.engine_workers * settings.load_limit,
                 settings.queue_timeout,
+                settings.max_concurrent_requests,
             )
             synthesizer = Synthesizer(
                 EngineSet(settings.data_dir, settings.engine_threads, settings.voices_dir)
@@ -150,20 +154,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 store=store,
                 admission=admission,
                 tokens=token_store,
-                executor=executor,
+                scheduler=scheduler,
                 previews=Previews(synthesizer, settings.data_dir / "previews"),
             )
             app.state.services = svc
             if settings.warm_up:
-                args = (svc.synthesizer, svc.ready)
-                threading.Thread(target=_warm_up, args=args, name="warm-up", daemon=True).start()
+                threading.Thread(target=_warm_up, args=(svc,), name="warm-up", daemon=True).start()
             else:
                 svc.ready.set()
             try:
                 yield
             finally:
                 pruning.cancel()
-                executor.shutdown(wait=True, cancel_futures=True)
+                await asyncio.to_thread(scheduler.shutdown)
                 await admission.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pruning

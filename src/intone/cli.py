@@ -239,7 +239,7 @@ def _per_worker_defaults(settings: Settings, workers: int) -> dict[str, str]:
     return {
         f"INTONE_{name.upper()}": str(max(1, value // workers))
         for name, value in shared.items()
-        if name not in settings.model_fields_set
+        if value is not None and name not in settings.model_fields_set
     }
 
 

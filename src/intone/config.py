@@ -25,11 +25,6 @@ def _default_engine_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _default_max_concurrent() -> int:
-    # Two requests per core keep every core busy between one request's chunks; more only slows them all.
-    return 2 * max(1, os.cpu_count() or 1)
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTONE_", env_file=".env", extra="ignore")
 
@@ -58,11 +53,19 @@ class Settings(BaseSettings):
     local_tier: str = Field(
         default="enterprise", description="The tier of the local account that serves requests with auth off."
     )
-    max_concurrent_requests: int = Field(
-        default_factory=_default_max_concurrent,
+    load_limit: float = Field(
+        default=0.9,
+        gt=0,
+        le=4,
+        description="Share of the engine workers' time that the admitted requests may need to stay in real "
+        "time (each weighs its engine's measured real-time factor); beyond it new requests wait in the "
+        "priority queue. Above 1 overcommits: more streams, and stalls when all speak at once.",
+    )
+    max_concurrent_requests: int | None = Field(
+        default=None,
         ge=1,
-        description="Synthesis requests run at once by one server process, whatever the keys (default: "
-        "two per core); more wait in the priority queue.",
+        description="An optional cap on the synthesis requests one server process runs at once, whatever "
+        "their weight (default: none; the load limit decides).",
     )
     queue_timeout: float = Field(
         default=30.0, ge=0, description="Seconds a request may wait for a place before it gets a 429."

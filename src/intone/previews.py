@@ -11,12 +11,12 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from concurrent.futures import Executor
 from pathlib import Path
 
 from intone.audio.formats import parse_output_format
 from intone.engines import voice_packs
 from intone.rendering import render
+from intone.scheduling.scheduler import Scheduler
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import Voice
 
@@ -36,7 +36,7 @@ _SENTENCES = {
 
 class Previews:
     """Makes each sample once. Requests for a sample being made wait for it without holding a thread,
-    and one sample is made at a time on the engine executor, so a burst of preview requests (they
+    and one sample is made at a time on the engine workers, so a burst of preview requests (they
     need no key) cannot take the server's threads or every core."""
 
     def __init__(self, synthesizer: Synthesizer, directory: Path) -> None:
@@ -45,7 +45,7 @@ class Previews:
         self._making: dict[Path, asyncio.Future[Path]] = {}
         self._one_at_a_time = asyncio.Lock()
 
-    async def path(self, voice: Voice, executor: Executor) -> Path:
+    async def path(self, voice: Voice, scheduler: Scheduler) -> Path:
         """The sample's file, made now if it does not exist yet."""
         plan = self._synthesizer.plan(_request(voice))
         path = self._directory / f"{voice.voice_id}-{_digest(plan)}.mp3"
@@ -53,17 +53,16 @@ class Previews:
             return path
         making = self._making.get(path)
         if making is None:
-            making = asyncio.ensure_future(self._make(plan, path, executor))
+            making = asyncio.ensure_future(self._make(plan, path, scheduler))
             self._making[path] = making
             making.add_done_callback(lambda _: self._making.pop(path, None))
         # A client that leaves does not cancel the sample others may be waiting for.
         return await asyncio.shield(making)
 
-    async def _make(self, plan: Plan, path: Path, executor: Executor) -> Path:
+    async def _make(self, plan: Plan, path: Path, scheduler: Scheduler) -> Path:
         async with self._one_at_a_time:
             if not path.is_file():
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(executor, self._render, plan, path)
+                await scheduler.call(lambda: self._render(plan, path))
         return path
 
     def _render(self, plan: Plan, path: Path) -> None:

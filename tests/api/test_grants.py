@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -20,7 +21,9 @@ from intone.api import grants
 from intone.api.errors import ApiError
 from intone.api.grants import grant
 from intone.api.state import Services
-from intone.speech.models import get_model
+from intone.scheduling.speeds import EngineSpeeds
+from intone.speech.models import Model, get_model
+from intone.speech.synthesizer import Plan
 from intone.store.database import Store
 
 FLASH = get_model("eleven_flash_v2")  # half a credit per character
@@ -28,11 +31,16 @@ MULTILINGUAL = get_model("eleven_multilingual_v2")
 
 
 class _Services:
-    """The two parts of Services a grant uses."""
+    """The parts of Services a grant uses. `capacity` caps the requests running at once."""
 
     def __init__(self, store: Store, capacity: int = 4, max_wait: float = 5.0) -> None:
         self.store = store
-        self.admission = Admission(LocalGates(10), LocalGates(10), capacity, max_wait)
+        self.admission = Admission(LocalGates(10), LocalGates(10), capacity, max_wait, max_requests=capacity)
+        self.scheduler = SimpleNamespace(speeds=EngineSpeeds())
+
+
+def _plan(model: Model) -> Plan:
+    return cast(Plan, SimpleNamespace(model=model, engine="kokoro", request=SimpleNamespace(speed=1.0)))
 
 
 @pytest.fixture
@@ -55,7 +63,7 @@ def test_segments_of_a_stream_cost_what_its_whole_text_would(store):
     async def scenario() -> list[int]:
         svc, caller, credits = _svc(store), _caller(), []
         for charged in range(5):  # five one-character segments: 2.5 credits, so 3, not 5
-            granted = await grant(svc, caller, FLASH, 1, charged)
+            granted = await grant(svc, caller, _plan(FLASH), 1, charged)
             credits.append(granted.credits)
             await granted.end(delivered=True)
         return credits
@@ -67,9 +75,9 @@ def test_segments_of_a_stream_cost_what_its_whole_text_would(store):
 def test_credits_come_back_only_when_nothing_was_delivered_and_only_once(store):
     async def scenario() -> None:
         svc = _svc(store)
-        kept = await grant(svc, _caller(), MULTILINGUAL, 10)
+        kept = await grant(svc, _caller(), _plan(MULTILINGUAL), 10)
         await kept.end(delivered=True)
-        undelivered = await grant(svc, _caller(), MULTILINGUAL, 7)
+        undelivered = await grant(svc, _caller(), _plan(MULTILINGUAL), 7)
         await undelivered.end(delivered=False)
         await undelivered.end(delivered=False)
 
@@ -80,9 +88,9 @@ def test_credits_come_back_only_when_nothing_was_delivered_and_only_once(store):
 def test_a_429_costs_nothing(store):
     async def scenario() -> None:
         svc = _svc(store, capacity=1, max_wait=0.2)
-        held = await grant(svc, _caller(), MULTILINGUAL, 5)
+        held = await grant(svc, _caller(), _plan(MULTILINGUAL), 5)
         with pytest.raises(ApiError) as refused:
-            await grant(svc, _caller(), MULTILINGUAL, 9)
+            await grant(svc, _caller(), _plan(MULTILINGUAL), 9)
         assert refused.value.http_status == 429 and refused.value.status == "system_busy"
         await held.end(delivered=True)
 
@@ -103,7 +111,7 @@ def test_a_request_cancelled_while_it_is_charged_gets_the_charge_back(store, mon
     monkeypatch.setattr(store.usage, "charge", slow_charge)
 
     async def scenario() -> None:
-        charging = asyncio.create_task(grant(_svc(store), _caller(), MULTILINGUAL, 11))
+        charging = asyncio.create_task(grant(_svc(store), _caller(), _plan(MULTILINGUAL), 11))
         await asyncio.sleep(0.05)
         charging.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -121,9 +129,9 @@ def test_a_request_cancelled_while_it_is_charged_gets_the_charge_back(store, mon
 def test_over_quota_nothing_is_charged(store):
     async def scenario() -> None:
         svc = _svc(store)
-        await (await grant(svc, _caller(limit=10), MULTILINGUAL, 8)).end(delivered=True)
+        await (await grant(svc, _caller(limit=10), _plan(MULTILINGUAL), 8)).end(delivered=True)
         with pytest.raises(ApiError) as refused:
-            await grant(svc, _caller(limit=10), MULTILINGUAL, 3)
+            await grant(svc, _caller(limit=10), _plan(MULTILINGUAL), 3)
         assert (refused.value.http_status, refused.value.status) == (401, "quota_exceeded")
 
     asyncio.run(scenario())

@@ -218,8 +218,7 @@ def test_schedule_segments_at_word_boundaries(server: Server) -> None:
 
     first, first_messages, second, second_messages, rest, last_messages, code = run(talk())
     assert 50 <= len(first) <= 60
-    # a short segment without punctuation is one synthesis chunk: one message carries all of it
-    assert same_text(chars(audio_messages(first_messages)[0]), first)
+    assert same_text(spoken(first_messages), first)
     assert len(second) >= 100
     assert same_text(spoken(second_messages), second)
     assert same_text(spoken(last_messages), rest)
@@ -250,8 +249,8 @@ def test_trigger_waits_for_the_minimum(server: Server) -> None:
 
     too_short, triggered, held, last, code = run(talk())
     assert too_short == []
-    # had the short text been generated on its own (late, under load), it would be a message of its own
-    assert len(chars(audio_messages(triggered)[0]).strip()) > len(short)
+    # the short text was not generated on its own: it is spoken with the rest of its segment
+    assert same_text(spoken(triggered), short + more)
     assert finals(triggered) == []
     assert spoken(held) == ""  # nothing more (at most the encoder's tail, without words)
     assert finals(held) == []
@@ -617,8 +616,10 @@ def test_idle_socket_holds_no_concurrency_slot(server: Server) -> None:
     assert code == 1000
 
 
-def test_without_sync_alignment_first_audio_leads_its_timings(server: Server) -> None:
-    """The first moments of a chunk go out on their own, carrying the whole chunk's timings."""
+def test_first_audio_is_a_small_window_and_every_message_times_its_own_audio(server: Server) -> None:
+    """Audio leaves window by window: the first message holds well under a second of a sentence that
+    takes several, and each message carries the characters whose sound it holds (windows end between
+    words), with or without sync_alignment."""
     text = "The first chunk of this sentence is long enough to take a while to say out loud. "
 
     async def talk(sync: bool) -> list[Message]:
@@ -627,14 +628,14 @@ def test_without_sync_alignment_first_audio_leads_its_timings(server: Server) ->
             return await drain(ws)
 
     for sync in (False, True):
-        first = audio_messages(run(talk(sync)))[0]
-        audio_ms = 1000 * seconds(base64.b64decode(first["audio"]), RATE)
-        alignment = first["alignment"]
-        end = alignment["charStartTimesMs"][-1] + alignment["charDurationsMs"][-1]
-        if sync:
-            assert end <= audio_ms + 100
-        else:
-            assert audio_ms <= 300 < end  # a quarter second of audio, timings for the whole chunk
+        messages = audio_messages(run(talk(sync)))
+        durations = [1000 * seconds(base64.b64decode(m["audio"]), RATE) for m in messages]
+        assert durations[0] <= 800 < sum(durations) / 3
+        for message, audio_ms in zip(messages, durations, strict=True):
+            if alignment := message.get("alignment"):
+                end = alignment["charStartTimesMs"][-1] + alignment["charDurationsMs"][-1]
+                assert end <= audio_ms + 60  # the resampler holds a few tens of milliseconds back
+        assert same_text(spoken(messages), text)
 
 
 def test_an_emoji_split_across_messages_is_joined(server: Server) -> None:

@@ -6,32 +6,57 @@ import numpy as np
 import pytest
 
 from intone.api.errors import speech_error_status
-from intone.engines.base import EngineRequest, EngineResult, Unit, spans_from_durations, unit_char_times
+from intone.engines.base import (
+    EngineRequest,
+    EngineResult,
+    Prepared,
+    Unit,
+    spans_from_durations,
+    synthesize_whole,
+    unit_char_times,
+)
 from intone.engines.voice_packs import VoicePackError
 from intone.speech import errors
 from intone.speech.synthesizer import SpeechRequest, Synthesizer, split_units
 from intone.speech.text.chunking import ChunkPlan
+from intone.speech.windows import WindowPlan
 
 RATE = 1000
 
 
 class FakeEngine:
-    """Speaks each phoneme as 10 ms of constant signal, so timings are known exactly."""
+    """Speaks each phoneme as one 10 ms frame whose samples count the frames, so timings are known
+    exactly and every window's audio says which frames it holds."""
 
     name = "kokoro"
     sample_rate = RATE
+    frame_samples = RATE // 100
     needs_phonemes = True
     max_phonemes = 40
 
     def __init__(self):
         self.calls: list[EngineRequest] = []
+        self.windows: list[tuple[int, int]] = []
 
-    def synthesize(self, request: EngineRequest) -> EngineResult:
+    def prepare(self, request: EngineRequest) -> Prepared:
         self.calls.append(request)
         durations = np.array([0.01 * len(u.phonemes) for u in request.units])
         spans = spans_from_durations(durations)
-        audio = np.full(round(durations.sum() * RATE), 0.1, np.float32)
-        return EngineResult(audio, RATE, unit_char_times(len(request.text), request.units, spans))
+        frames = sum(len(u.phonemes) for u in request.units)
+        return Prepared(RATE, self.frame_samples, frames, unit_char_times(len(request.text), request.units, spans))
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        self.windows.append((start, stop))
+        return np.repeat(np.arange(start, stop, dtype=np.float32), self.frame_samples)
+
+    def calibrated(self, voice) -> bool:
+        return True
+
+    def calibrate(self, voice) -> None:
+        return None
+
+    def synthesize(self, request: EngineRequest) -> EngineResult:
+        return synthesize_whole(self, request)
 
 
 class FakeEngines:
@@ -40,6 +65,9 @@ class FakeEngines:
 
     def get(self, name):
         return self.engine
+
+    def loaded(self, name):
+        return True
 
     @staticmethod
     def languages():
@@ -205,3 +233,73 @@ def test_voice_packs_that_cannot_load_are_the_servers_fault_said_plainly():
     with pytest.raises(errors.EngineUnavailable, match="voice packs are missing") as raised:
         list(synth.stream(plan))
     assert speech_error_status(raised.value) == 503
+
+
+# --- Windows ------------------------------------------------------------------------------------------
+
+LONG = "The birch canoe slid on the smooth planks. " * 3
+
+
+def _windows(synth, text: str, windows: WindowPlan) -> list:
+    synth.engines.engine.max_phonemes = 1000  # one part per chunk
+    synth.engines.engine.windows.clear()
+    return list(synth.stream(synth.plan(SpeechRequest(text=text, windows=windows))))
+
+
+def test_a_stream_starts_with_a_small_window_and_grows_to_the_largest(synth):
+    chunks = _windows(synth, LONG * 2, WindowPlan.for_latency(None))
+    sizes = [len(chunk.audio) / RATE for chunk in chunks]
+    assert 0.25 <= sizes[0] <= 0.75  # about the first window's 0.5 s, ending where a character ends
+    assert max(sizes) <= WindowPlan().largest * 1.5
+    assert sizes[1] > sizes[0]
+
+
+def test_windows_are_contiguous_and_cover_every_frame_once(synth):
+    chunks = _windows(synth, LONG * 2, WindowPlan.for_latency(4))
+    assert len(chunks) > 3
+    windows = synth.engines.engine.windows
+    calls = len(synth.engines.engine.calls)
+    # Within each prepared part, windows follow each other without gap or overlap, starting at 0.
+    starts_at_zero = [start for start, _ in windows if start == 0]
+    assert len(starts_at_zero) == calls
+    for (_, stop), (start, _) in itertools.pairwise(windows):
+        assert start in (0, stop)
+    offsets = [chunk.offset for chunk in chunks]
+    for chunk, following in itertools.pairwise(chunks):
+        assert np.isclose(chunk.offset + len(chunk.audio) / RATE, following.offset)
+    assert offsets[0] == 0.0
+
+
+def test_each_window_carries_the_characters_that_start_and_end_in_it(synth):
+    chunks = _windows(synth, LONG, WindowPlan.for_latency(4))
+    text = "".join("".join(chunk.alignment.characters) for chunk in chunks)
+    assert text == LONG
+    for chunk in chunks:
+        end = chunk.offset + len(chunk.audio) / RATE
+        assert all(chunk.offset - 1e-9 <= s < end for s in chunk.alignment.starts)
+        assert all(e <= end + 1e-9 for e in chunk.alignment.ends)
+
+
+def test_timings_do_not_depend_on_the_windows(synth):
+    def timings(windows: WindowPlan) -> tuple:
+        chunks = _windows(synth, LONG, windows)
+        starts = [s for chunk in chunks for s in chunk.alignment.starts]
+        ends = [e for chunk in chunks for e in chunk.alignment.ends]
+        audio = np.concatenate([chunk.audio for chunk in chunks])
+        return starts, ends, audio
+
+    streamed, whole = timings(WindowPlan.for_latency(2)), timings(WindowPlan.whole())
+    assert np.allclose(streamed[0], whole[0]) and np.allclose(streamed[1], whole[1])
+    assert np.array_equal(streamed[2], whole[2])
+
+
+def test_whole_files_use_the_largest_windows_from_the_start(synth):
+    _windows(synth, LONG * 3, WindowPlan.whole())
+    windows = synth.engines.engine.windows
+    assert windows[0][0] == 0 and windows[1][0] == 0  # the short first sentence in one window
+    assert (windows[2][1] - windows[2][0]) / 100 >= WindowPlan().largest / 2
+
+
+def test_a_chunk_with_nothing_to_decode_still_carries_its_timings(synth):
+    chunks = _windows(synth, "...", WindowPlan.for_latency(None))
+    assert "".join("".join(chunk.alignment.characters) for chunk in chunks) == "..."

@@ -1,10 +1,14 @@
 """Admission: whether, and when, a synthesis request may start.
 
 Two gates in a row. The key's gate holds it to its tier's limit for the model's concurrency group
-(shared by all replicas when Redis is configured). The server's gate bounds the synthesis running in
-this process, whatever the keys: that is the hardware's limit, and over it requests queue by their
-key's priority. Both waits share one deadline; running out of it, or finding a queue full, is a 429:
-`too_many_concurrent_requests` for the key's own limit, `system_busy` for the server's.
+(shared by all replicas when Redis is configured). The server's gate bounds the engine work running in
+this process, whatever the keys: each request weighs the share of one engine worker it needs to keep
+its listener in real time (its engine's measured real-time factor), less when its text is short enough
+to be done in a moment, and requests enter while the total stays within the workers' capacity. So
+many cheap streams run at once, and when the machine cannot keep every stream in real time, new
+requests wait, by their key's priority, rather than making every stream stutter. Both waits share one
+deadline; running out of it, or finding a queue full, is a 429: `too_many_concurrent_requests` for
+the key's own limit, `system_busy` for the server's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ from intone.admission.gates import GateFull, Gates, GateTimeout, Hold, LocalGate
 from intone.speech.models import ConcurrencyGroup
 
 SERVER_GATE = "server"
+# Characters of speech per second at speed 1, to guess a text's length before it is synthesized (English
+# reads at about 14; other scripts differ, and the guess only sizes a request's weight).
+CHARACTERS_PER_SECOND = 14.0
+# A request weighs its full real-time factor when its audio lasts at least this long; a shorter one
+# weighs in proportion, since it holds the workers for only a moment.
+_HORIZON = 4.0
 # How much each finished request moves the average hold time behind Retry-After.
 _SMOOTHING = 0.2
 
@@ -50,14 +60,25 @@ class Admitted:
 
 
 class Admission:
-    def __init__(self, keys: Gates, server: LocalGates, capacity: int, max_wait: float) -> None:
+    def __init__(
+        self,
+        keys: Gates,
+        server: LocalGates,
+        capacity: float,
+        max_wait: float,
+        max_requests: int | None = None,
+    ) -> None:
+        """`capacity`: engine workers' time admitted requests may need (2 workers: 2.0, less a margin);
+        `max_requests`: an optional cap on the requests running at once, whatever they weigh."""
         self.keys = keys
         self.server = server
         self.capacity = capacity
+        self.max_requests = max_requests
         self.max_wait = max_wait
         self._average_hold = 1.0  # seconds; a guess until requests finish
 
-    async def admit(self, caller: Caller, group: ConcurrencyGroup) -> Admitted:
+    async def admit(self, caller: Caller, group: ConcurrencyGroup, weight: float = 1.0) -> Admitted:
+        """`weight`: the request's share of an engine worker (see `weight`)."""
         arrived = time.monotonic()
         deadline = arrived + self.max_wait
         limit = caller.tier.limit(group)
@@ -73,18 +94,25 @@ class Admission:
                 self._retry_after(await self.keys.waiting(key_gate), limit),
             ) from None
         try:
-            server_hold = await self.server.acquire(SERVER_GATE, self.capacity, priority, deadline)
+            server_hold = await self.server.acquire(
+                SERVER_GATE, self.capacity, priority, deadline, weight, self.max_requests
+            )
         except BaseException as error:
             await key_hold.release()
             if isinstance(error, GateFull | GateTimeout):
                 raise Overloaded(
                     "system_busy",
                     "The server is busy with other requests and its queue is full. Retry later.",
-                    self._retry_after(await self.server.waiting(SERVER_GATE), self.capacity),
+                    self._retry_after(await self.server.waiting(SERVER_GATE), self._places(weight)),
                 ) from None
             raise
         now = time.monotonic()
         return Admitted(key_hold.current, limit, now - arrived, (key_hold, server_hold), self, now)
+
+    def _places(self, weight: float) -> int:
+        """How many requests like this one run at once."""
+        places = math.floor(self.capacity / max(weight, 1e-3))
+        return max(1, min(places, self.max_requests or places))
 
     def _finished(self, seconds: float) -> None:
         self._average_hold += _SMOOTHING * (seconds - self._average_hold)
@@ -96,3 +124,10 @@ class Admission:
 
     async def close(self) -> None:
         await self.keys.close()
+
+
+def weight(factor: float, characters: int, speed: float) -> float:
+    """A request's share of an engine worker: its engine's real-time factor (engine seconds per second
+    of audio), scaled down when its text is shorter than the horizon."""
+    seconds = characters / (CHARACTERS_PER_SECOND * max(speed, 0.1))
+    return factor * min(1.0, seconds / _HORIZON)

@@ -56,20 +56,43 @@ class Gates(Protocol):
 class _Waiter:
     rank: tuple[int, int]  # (-priority, arrival): heapq pops the smallest
     admitted: asyncio.Future[int] = field(compare=False)
+    weight: float = field(default=1.0, compare=False)
 
 
 class _Gate:
+    """Requests inside, and their load: a request weighs 1 unless it says otherwise, and enters while
+    the load stays within the limit (or alone: one request heavier than the limit must still run)."""
+
     def __init__(self) -> None:
         self.inside = 0
-        self.limit = 1
+        self.load = 0.0
+        self.limit = 1.0
+        self.count_limit: int | None = None
         self.waiting: list[_Waiter] = []
 
+    def fits(self, weight: float) -> bool:
+        if self.inside == 0:
+            return True
+        if self.count_limit is not None and self.inside >= self.count_limit:
+            return False
+        return self.load + weight <= self.limit + 1e-9
+
+    def enter(self, weight: float) -> int:
+        self.inside += 1
+        self.load += weight
+        return self.inside
+
     def admit_waiters(self) -> None:
-        while self.waiting and self.inside < self.limit:
-            waiter = heapq.heappop(self.waiting)
-            if not waiter.admitted.done():  # a cancelled waiter left its place without admission
-                self.inside += 1
-                waiter.admitted.set_result(self.inside)
+        # In order only: a heavy request at the head is not overtaken by lighter ones behind it.
+        while self.waiting:
+            waiter = self.waiting[0]
+            if waiter.admitted.done():  # a cancelled waiter left its place without admission
+                heapq.heappop(self.waiting)
+                continue
+            if not self.fits(waiter.weight):
+                return
+            heapq.heappop(self.waiting)
+            waiter.admitted.set_result(self.enter(waiter.weight))
 
 
 class LocalGates:
@@ -91,16 +114,27 @@ class LocalGates:
     async def waiting(self, name: str) -> int:
         return self._queued(name)
 
-    async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
+    async def acquire(
+        self,
+        name: str,
+        limit: float,
+        priority: int,
+        deadline: float,
+        weight: float = 1.0,
+        count_limit: int | None = None,
+    ) -> Hold:
+        """As `Gates.acquire`; here a request may weigh more or less than 1 against `limit`, and
+        `count_limit` caps the requests inside whatever they weigh."""
         gate = self._gates.setdefault(name, _Gate())
-        gate.limit = limit
+        gate.limit, gate.count_limit = limit, count_limit
         gate.admit_waiters()  # a raised limit lets waiters in
-        if not gate.waiting and gate.inside < limit:
-            gate.inside += 1
-            return self._hold(name, gate, gate.inside)
+        if not gate.waiting and gate.fits(weight):
+            return self._hold(name, gate, gate.enter(weight), weight)
         if self._queued(name) >= self.max_waiting:
             raise GateFull(name)
-        waiter = _Waiter((-priority, next(self._arrivals)), asyncio.get_running_loop().create_future())
+        waiter = _Waiter(
+            (-priority, next(self._arrivals)), asyncio.get_running_loop().create_future(), weight
+        )
         heapq.heappush(gate.waiting, waiter)
         try:
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives just as the
@@ -110,7 +144,7 @@ class LocalGates:
         except (TimeoutError, asyncio.CancelledError) as error:
             if waiter.admitted.done() and not waiter.admitted.cancelled():
                 # Admitted just as the wait ended: give the place to the next one.
-                await self._leave(name, gate)
+                await self._leave(name, gate, weight)
             else:
                 waiter.admitted.cancel()
                 gate.waiting = [w for w in gate.waiting if w is not waiter]
@@ -118,16 +152,17 @@ class LocalGates:
             if isinstance(error, TimeoutError):
                 raise GateTimeout(name) from None
             raise
-        return self._hold(name, gate, current)
+        return self._hold(name, gate, current, weight)
 
-    def _hold(self, name: str, gate: _Gate, current: int) -> Hold:
+    def _hold(self, name: str, gate: _Gate, current: int, weight: float) -> Hold:
         async def release() -> None:
-            await self._leave(name, gate)
+            await self._leave(name, gate, weight)
 
         return Hold(current, release)
 
-    async def _leave(self, name: str, gate: _Gate) -> None:
+    async def _leave(self, name: str, gate: _Gate, weight: float) -> None:
         gate.inside -= 1
+        gate.load = max(0.0, gate.load - weight) if gate.inside else 0.0
         gate.admit_waiters()
         if gate.inside == 0 and not gate.waiting:
             self._gates.pop(name, None)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from fastapi.concurrency import run_in_threadpool
 
 from intone.accounts.caller import Caller
-from intone.admission.admission import Admitted, Overloaded
+from intone.admission.admission import Admitted, Overloaded, weight
 from intone.api.errors import ApiError
 from intone.api.state import Services
 from intone.speech.models import Model
+from intone.speech.synthesizer import Plan
 
 # Refunds of charges whose request was cancelled while the database was still charging it.
 _late_refunds: set[asyncio.Task[None]] = set()
@@ -61,17 +62,19 @@ def credits_for(model: Model, characters: int) -> int:
     return math.ceil(characters * model.cost_multiplier)
 
 
-async def grant(svc: Services, caller: Caller, model: Model, characters: int, before: int = 0) -> Grant:
+async def grant(svc: Services, caller: Caller, plan: Plan, characters: int, before: int = 0) -> Grant:
     """Raises ApiError: 401 quota_exceeded, 429 too_many_concurrent_requests or system_busy.
 
     `before`: characters of the same stream already charged, so that a socket's segments together cost
     what its whole text would (half-credit models would otherwise round up every segment)."""
+    model = plan.model
     credits = credits_for(model, before + characters) - credits_for(model, before)
     total = await _charge(svc, caller, credits)
     if total is None:
         raise await _quota_exceeded(svc, caller, credits)
     try:
-        admitted = await svc.admission.admit(caller, model.concurrency_group)
+        load = weight(svc.scheduler.speeds.factor(plan.engine), characters, plan.request.speed)
+        admitted = await svc.admission.admit(caller, model.concurrency_group, load)
     except BaseException as error:
         await refund(svc, caller.subject, credits)
         if isinstance(error, Overloaded):

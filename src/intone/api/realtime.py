@@ -26,7 +26,7 @@ from intone.api.errors import ApiError
 from intone.api.grants import grant
 from intone.api.state import Services
 from intone.audio.formats import OutputFormat
-from intone.rendering import Piece, Renderer, iterate_on
+from intone.rendering import Piece, Renderer, piece_seconds
 from intone.speech.alignment import Alignment
 from intone.speech.errors import EngineUnavailable, SpeechError
 from intone.speech.models import get_model
@@ -72,7 +72,6 @@ class RealtimeStream:
         send: Send,
         tag: dict[str, str] | None = None,
         on_error: OnError | None = None,
-        lead: float = 0.0,
     ) -> None:
         self._svc = svc
         self._caller = caller
@@ -81,7 +80,8 @@ class RealtimeStream:
         self._send = send
         self._tag = tag or {}
         self._on_error = on_error
-        self._lead = lead
+        # One job for the whole stream: its listener's playback clock runs across segments.
+        self._job = svc.job(caller.tier.priority, live=True)
         self.character_limit = get_model(template.model_id).character_limit
         self._renderer = Renderer(svc.synthesizer, fmt)
         self._queue: asyncio.Queue[str | _Flush | None] = asyncio.Queue()
@@ -127,6 +127,7 @@ class RealtimeStream:
         # completes just as it is cancelled may swallow it).
         self._stopped = True
         self._queue.put_nowait(None)
+        self._job.cancel()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -171,10 +172,12 @@ class RealtimeStream:
         self._spoken = (self._spoken + segment)[-CONTEXT_CHARACTERS:]
         self._caller = await asyncio.to_thread(current, self._svc, self._caller)
         check_scope(self._caller, Scope.TEXT_TO_SPEECH)
-        granted = await grant(self._svc, self._caller, plan.model, len(segment), self._charged)
+        self._svc.calibrate_soon(plan)
+        granted = await grant(self._svc, self._caller, plan, len(segment), self._charged)
         delivered = False
         try:
-            pieces = iterate_on(self._svc.executor, self._renderer.render(plan, self._lead))
+            self._job.engine = plan.engine
+            pieces = self._job.iterate(self._renderer.render(plan), piece_seconds)
             async with contextlib.aclosing(pieces):
                 async for piece in pieces:
                     if self._stopped:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
@@ -14,10 +15,14 @@ from intone.admission.admission import Admission
 from intone.api.schemas import VoiceSettings
 from intone.config import Settings
 from intone.previews import Previews
+from intone.scheduling.playback import Playback
+from intone.scheduling.scheduler import BACKGROUND, Job, Scheduler
 from intone.speech.settings import VoiceSettingValues, combine
-from intone.speech.synthesizer import Synthesizer
+from intone.speech.synthesizer import Plan, Synthesizer
 from intone.speech.voices import Voice, get_voice
 from intone.store.database import Store
+
+log = logging.getLogger("intone.api")
 
 
 class TokenStore(Protocol):
@@ -35,9 +40,33 @@ class Services:
     store: Store
     admission: Admission
     tokens: TokenStore
-    executor: ThreadPoolExecutor  # engine work; its size bounds engine concurrency in this process
+    scheduler: Scheduler  # all engine work of this process, by playback deadline and priority
     previews: Previews
     ready: threading.Event = field(default_factory=threading.Event)
+    _calibrating: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def job(self, priority: int, live: bool) -> Job:
+        """A request's engine work: `live` for audio a listener hears as it comes (streams, sockets)."""
+        return Job(self.scheduler, priority, Playback(live=live))
+
+    def calibrate_soon(self, plan: Plan) -> None:
+        """Queues, as background work, what lets the plan's voice decode in windows, once per voice;
+        until it is done the voice's audio is decoded whole."""
+        work = self.synthesizer.calibration(plan)
+        key = (plan.engine, plan.voice.voice_id, plan.language)
+        if work is None or key in self._calibrating:
+            return
+        self._calibrating.add(key)
+        done = self.scheduler.submit(work, deadline=BACKGROUND)
+
+        def finished(future: Future[None]) -> None:
+            self._calibrating.discard(key)
+            if not future.cancelled() and future.exception() is not None:
+                log.error(
+                    "calibrating voice %s for windowed decoding failed", key[1], exc_info=future.exception()
+                )
+
+        done.add_done_callback(finished)
 
 
 def voice_and_settings(

@@ -29,7 +29,6 @@ from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSe
 from intone.api.state import Services, voice_and_settings
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
 from intone.config import MAX_MESSAGE_BYTES
-from intone.rendering import FIRST_BYTES_LEAD
 from intone.speech.dictionaries import check_exist
 from intone.speech.errors import SpeechError
 from intone.speech.synthesizer import SpeechRequest
@@ -261,6 +260,7 @@ def _template(
         seed=query.seed,
         normalization=query.apply_text_normalization,
         latency=query.optimize_streaming_latency,
+        streaming=True,
     )
     svc.synthesizer.plan(replace(template, text="a"))  # model, language and settings fail here, not later
     return template
@@ -296,12 +296,7 @@ async def _open(
     async def failed(error: str, message: str, code: int) -> None:
         await sock.fail(StreamError(error, message), tag, code)
 
-    # Without sync_alignment a chunk's first moments go out on their own, ahead of the rest of its
-    # audio, with the whole chunk's timings; with it, every message's timings lie within its audio.
-    lead = 0.0 if query.sync_alignment else FIRST_BYTES_LEAD
-    stream = RealtimeStream(
-        sock.svc, caller, template, fmt, buffer, sock.send, tag, on_error=failed, lead=lead
-    )
+    stream = RealtimeStream(sock.svc, caller, template, fmt, buffer, sock.send, tag, on_error=failed)
     return stream, setup
 
 

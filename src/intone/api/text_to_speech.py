@@ -37,7 +37,8 @@ from intone.audio.formats import (
     OutputFormat,
     parse_output_format,
 )
-from intone.rendering import FIRST_BYTES_LEAD, Piece, render_async
+from intone.rendering import Piece, render_async
+from intone.scheduling.scheduler import Job
 from intone.speech.dictionaries import check_exist
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.synthesizer import Plan, SpeechRequest
@@ -53,6 +54,7 @@ class _Job:
     plan: Plan
     fmt: OutputFormat
     grant: Grant
+    work: Job  # its engine work, scheduled by its playback deadline and the key's priority
     log: _Logged | None  # what to keep in the history once the audio is complete; None: nothing
     delivered: bool = False  # audio reached the client: its credits stay spent
 
@@ -141,17 +143,19 @@ async def _start(
         seed=body.seed,
         normalization=body.apply_text_normalization or "auto",
         latency=options.optimize_streaming_latency,
+        streaming=streaming,
         previous_text=previous_text,
         next_text=next_text,
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
-    granted = await _unless_gone(request, grant(svc, caller, plan.model, len(body.text)))
+    svc.calibrate_soon(plan)
+    granted = await _unless_gone(request, grant(svc, caller, plan, len(body.text)))
     logged = (
         _Logged(request.state.request_id, caller.subject, voice, settings, options.output_format)
         if options.enable_logging
         else None
     )
-    return _Job(plan, fmt, granted, logged)
+    return _Job(plan, fmt, granted, svc.job(caller.tier.priority, live=streaming), logged)
 
 
 async def _unless_gone(request: Request, granting: Awaitable[Grant]) -> Grant:
@@ -210,8 +214,8 @@ async def _context(svc: Services, caller: Caller, body: TextToSpeechBody) -> tup
     return previous, following
 
 
-def _pieces(svc: Services, job: _Job, lead: float = 0.0) -> AsyncIterator[Piece]:
-    return render_async(svc.synthesizer, job.plan, job.fmt, svc.executor, lead)
+def _pieces(svc: Services, job: _Job) -> AsyncIterator[Piece]:
+    return render_async(svc.synthesizer, job.plan, job.fmt, job.work)
 
 
 async def _collect(svc: Services, job: _Job, request: Request) -> list[Piece] | None:
@@ -324,7 +328,7 @@ async def _streamed(
 
     async def content() -> AsyncIterator[bytes]:
         audio = bytearray()
-        async with aclosing(_pieces(svc, job, FIRST_BYTES_LEAD)) as pieces:
+        async with aclosing(_pieces(svc, job)) as pieces:
             async for piece in pieces:
                 audio += piece.audio
                 if data := encode(piece):

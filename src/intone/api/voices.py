@@ -258,6 +258,6 @@ async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) ->
     responses={200: {"content": {"audio/mpeg": {}}}},
 )
 async def preview(svc: ServicesDep, voice_id: str) -> FileResponse:
-    path = await svc.previews.path(get_voice(voice_id), svc.executor)
+    path = await svc.previews.path(get_voice(voice_id), svc.scheduler)
     # The URL stays when the sample changes (a new pack set), so clients revalidate by its ETag.
     return FileResponse(path, media_type="audio/mpeg", headers={"cache-control": "no-cache"})

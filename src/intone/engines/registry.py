@@ -30,6 +30,10 @@ class EngineSet:
         self._loaded: dict[str, Engine] = {}
         self._lock = threading.Lock()
 
+    def loaded(self, name: str) -> bool:
+        with self._lock:
+            return name in self._loaded
+
     def get(self, name: str) -> Engine:
         with self._lock:
             if name not in self._loaded:

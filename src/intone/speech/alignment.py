@@ -29,6 +29,15 @@ class Alignment:
             tuple(t + seconds for t in self.ends),
         )
 
+    def split(self, seconds: float) -> tuple[Alignment, Alignment]:
+        """The characters that start before `seconds` (by more than a microsecond: times summed in
+        floating point land a hair off the frame edges they belong to), and the rest."""
+        count = sum(start < seconds - 1e-6 for start in self.starts)  # starts never decrease
+        return (
+            Alignment(self.characters[:count], self.starts[:count], self.ends[:count]),
+            Alignment(self.characters[count:], self.starts[count:], self.ends[count:]),
+        )
+
     def joined(self, other: Alignment) -> Alignment:
         return Alignment(
             self.characters + other.characters, self.starts + other.starts, self.ends + other.ends

@@ -1,22 +1,25 @@
-"""Text + voice + settings -> a stream of audio chunks with alignments.
+"""Text + voice + settings -> a stream of audio windows with alignments.
 
 `plan()` decides everything that can fail before any audio is made (model, voice, language, engine,
 limits, normalization, chunking), so a caller can reject a request before it starts streaming.
-`stream()` then synthesizes chunk by chunk.
+`stream()` then synthesizes chunk by chunk: each chunk is prepared whole (its prosody and timings),
+then decoded window by window (`speech/windows.py`), and every window is one item of the stream, so
+each `next()` is one bounded piece of engine work that a scheduler can order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from intone.engines import espeak_ng
-from intone.engines.base import Engine, EngineRequest, Unit, VoiceRealization
+from intone.engines.base import Engine, EngineRequest, Prepared, Unit, VoiceRealization
 from intone.engines.registry import EngineSet
 from intone.engines.voice_packs import VoicePackError
 from intone.speech import alignment
@@ -37,6 +40,7 @@ from intone.speech.settings import VoiceSettingValues
 from intone.speech.text.chunking import ChunkPlan, chunk_spans
 from intone.speech.text.normalize import NormalizedText, normalize_in_context, unchanged
 from intone.speech.voices import Voice, catalog
+from intone.speech.windows import WindowPlan
 
 Normalization = Literal["auto", "on", "off"]
 # How a plan's language was chosen: given by the request, detected in the text, or English because
@@ -59,6 +63,7 @@ class SpeechRequest:
     seed: int | None = None
     normalization: Normalization = "auto"
     chunking: ChunkPlan = field(default_factory=ChunkPlan)
+    windows: WindowPlan = field(default_factory=WindowPlan.whole)
     previous_text: str = ""  # context only: read around, never spoken
     next_text: str = ""
 
@@ -73,11 +78,12 @@ class SpeechRequest:
         seed: int | None = None,
         normalization: Normalization = "auto",
         latency: int | None = None,
+        streaming: bool = False,
         previous_text: str = "",
         next_text: str = "",
     ) -> SpeechRequest:
-        """A request from the API's fields: `optimize_streaming_latency` shortens the first chunk, and
-        at 4 turns automatic normalization off."""
+        """A request from the API's fields. A streamed request's first window is small, and smaller as
+        `optimize_streaming_latency` rises; at 4 automatic normalization is off too."""
         if latency == 4 and normalization == "auto":
             normalization = "off"
         return SpeechRequest(
@@ -89,7 +95,7 @@ class SpeechRequest:
             stability=settings.stability,
             seed=seed,
             normalization=normalization,
-            chunking=ChunkPlan.for_latency(latency),
+            windows=WindowPlan.for_latency(latency) if streaming else WindowPlan.whole(),
             # Only the context next to the text matters; clipping keeps huge contexts cheap.
             previous_text=previous_text[-CONTEXT_CHARACTERS:],
             next_text=next_text[:CONTEXT_CHARACTERS],
@@ -110,11 +116,17 @@ class Plan:
 
 @dataclass(frozen=True)
 class SpeechChunk:
+    """One window of audio, and the characters that start in it."""
+
     audio: np.ndarray  # float32 mono
     sample_rate: int
     offset: float  # seconds from the start of the whole response
-    alignment: Alignment  # this chunk's original characters, times from the start of the response
+    alignment: Alignment  # original characters starting here, times from the start of the response
     normalized_alignment: Alignment
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
 
 
 class Synthesizer:
@@ -142,28 +154,44 @@ class Synthesizer:
         return Plan(request, model, voice, language, engine, normalized, spans, source)
 
     def stream(self, plan: Plan) -> Iterator[SpeechChunk]:
-        try:
-            engine = self.engines.get(plan.engine)
-        except VoicePackError as error:
-            raise EngineUnavailable(f"The {plan.engine} engine cannot load: {error}") from error
+        engine = self._engine(plan)
         realization = plan.voice.realization(plan.engine, plan.language)
+        sizes = plan.request.windows.sizes()
         offset = 0.0
         for index, (start, end) in enumerate(plan.spans):
             seed = None if plan.request.seed is None else plan.request.seed + index
-            try:
-                audio, times = self._chunk(engine, plan, realization, plan.normalized.text[start:end], seed)
-            except VoicePackError as error:  # a pack damaged since the server started
-                raise EngineUnavailable(f"A voice pack cannot be used: {error}") from error
-            duration = len(audio) / engine.sample_rate
-            times = alignment.settle(times, duration)
-            yield SpeechChunk(
-                audio=audio,
-                sample_rate=engine.sample_rate,
-                offset=offset,
-                alignment=self._original_alignment(plan, index, times).shifted(offset),
-                normalized_alignment=alignment.build(plan.normalized.text[start:end], times).shifted(offset),
-            )
+            text = plan.normalized.text[start:end]
+            with _pack_errors():
+                parts = self._prepare(engine, plan, realization, text, seed)
+            duration = sum(part.duration for part in parts)
+            times = alignment.settle(_merge_times(len(text), parts), duration)
+            original = self._original_alignment(plan, index, times).shifted(offset)
+            normalized = alignment.build(text, times).shifted(offset)
+            for audio, begin, last in _windows(engine, parts, sizes, _word_ends(text)):
+                until = offset + begin + len(audio) / engine.sample_rate
+                here, original = (original, Alignment.empty()) if last else original.split(until)
+                normalized_here, normalized = (
+                    (normalized, Alignment.empty()) if last else normalized.split(until)
+                )
+                yield SpeechChunk(audio, engine.sample_rate, offset + begin, here, normalized_here)
             offset += duration
+
+    def calibration(self, plan: Plan) -> Callable[[], None] | None:
+        """The work that lets the plan's voice decode in windows, if it still needs it (seconds of
+        engine time, done once per voice); None when there is nothing to do or the engine is not loaded."""
+        if not self.engines.loaded(plan.engine):
+            return None
+        engine = self.engines.get(plan.engine)
+        realization = plan.voice.realization(plan.engine, plan.language)
+        if engine.calibrated(realization):
+            return None
+        return lambda: engine.calibrate(realization)
+
+    def _engine(self, plan: Plan) -> Engine:
+        try:
+            return self.engines.get(plan.engine)
+        except VoicePackError as error:
+            raise EngineUnavailable(f"The {plan.engine} engine cannot load: {error}") from error
 
     def _language(self, request: SpeechRequest, model: Model) -> tuple[str, LanguageSource]:
         if request.language:
@@ -196,9 +224,11 @@ class Synthesizer:
             return unchanged(request.text)
         return normalize_in_context(request.text, language, request.previous_text, request.next_text)
 
-    def _chunk(
+    def _prepare(
         self, engine: Engine, plan: Plan, realization: VoiceRealization, text: str, seed: int | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> list[Prepared]:
+        """The chunk prepared for decoding: one part per engine call it needs, each part's character
+        times already shifted to the chunk's start."""
         base = EngineRequest(
             text=text,
             language=plan.language,
@@ -209,18 +239,14 @@ class Synthesizer:
             stability=plan.request.stability,
         )
         if not engine.needs_phonemes:
-            result = engine.synthesize(base)
-            return result.audio, result.char_times
+            return [engine.prepare(base)]
         units = text_units(text, plan.language, base.locale)
-        audio_parts, time_parts, offset = [], [], 0.0
+        parts, offset = [], 0.0
         for group in split_units(units, engine.max_phonemes):
-            result = engine.synthesize(dataclasses.replace(base, units=group))
-            audio_parts.append(result.audio)
-            time_parts.append(result.char_times + offset)
-            offset += len(result.audio) / result.sample_rate
-        times = _merge_times(len(text), time_parts)
-        audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.float32)
-        return audio, times
+            part = engine.prepare(dataclasses.replace(base, units=group))
+            parts.append(dataclasses.replace(part, char_times=part.char_times + offset))
+            offset += part.duration
+        return parts
 
     def _original_alignment(self, plan: Plan, index: int, times: np.ndarray) -> Alignment:
         source = plan.normalized.source
@@ -279,10 +305,72 @@ def _cut_unit(unit: Unit, limit: int) -> list[Unit]:
     return [Unit(piece, bounds[k], bounds[k + 1]) for k, piece in enumerate(pieces)]
 
 
-def _merge_times(length: int, parts: list[np.ndarray]) -> np.ndarray:
-    """Each character takes its time from the group that placed it."""
+def _merge_times(length: int, parts: list[Prepared]) -> np.ndarray:
+    """Each character takes its time from the part that placed it."""
     times = np.full((length, 2), np.nan)
     for part in parts:
-        placed = ~np.isnan(part).any(axis=1)
-        times[placed] = part[placed]
+        placed = ~np.isnan(part.char_times).any(axis=1)
+        times[placed] = part.char_times[placed]
     return times
+
+
+def _windows(
+    engine: Engine, parts: list[Prepared], sizes: Iterator[float], word_ends: np.ndarray
+) -> Iterator[tuple[np.ndarray, float, bool]]:
+    """Decodes the parts window by window: (audio, its start in seconds from the chunk's start, whether
+    it is the chunk's last). A chunk with no audio still yields one empty window, which carries its
+    timings."""
+    begins = np.concatenate(([0.0], np.cumsum([part.duration for part in parts])))
+    spans = [
+        (index, start, stop)
+        for index, part in enumerate(parts)
+        for start, stop in _window_spans(part, float(begins[index]), sizes, word_ends)
+    ]
+    if not spans:
+        yield np.zeros(0, np.float32), 0.0, True
+        return
+    for number, (index, start, stop) in enumerate(spans):
+        part = parts[index]
+        with _pack_errors():
+            audio = engine.decode(part, start, stop)
+        begin = float(begins[index]) + start * part.frame_samples / part.sample_rate
+        yield audio, begin, number == len(spans) - 1
+
+
+def _word_ends(text: str) -> np.ndarray:
+    """Whether each character ends a word or a run of spaces: where a window may end."""
+    spaces = np.array([char.isspace() for char in text], dtype=bool)
+    return spaces | np.append(spaces[1:], True) if len(text) else spaces
+
+
+def _window_spans(
+    part: Prepared, begin: float, sizes: Iterator[float], word_ends: np.ndarray
+) -> list[tuple[int, int]]:
+    """(start, stop) frames of each window of a part. Each window ends where a word ends, as near its
+    planned size as one does (between half and one and a half of it), so that the characters starting
+    in a window also end in it; only inside a word longer than that does a window end mid-word. No
+    window at the end is under half the planned size."""
+    ends = (part.char_times[word_ends, 1] - begin) * part.sample_rate / part.frame_samples
+    ends = ends[~np.isnan(ends)]
+    boundaries = np.unique(np.rint(ends[np.abs(ends - np.rint(ends)) < 1e-6]).astype(np.int64))
+    spans = []
+    start = 0
+    while start < part.frames:
+        size = max(1, round(next(sizes) * part.sample_rate / part.frame_samples))
+        stop = start + size
+        near = boundaries[(boundaries >= start + (size + 1) // 2) & (boundaries <= start + size * 3 // 2)]
+        if len(near):
+            stop = int(near[np.argmin(np.abs(near - stop))])
+        if part.frames - stop < size // 2:
+            stop = part.frames
+        spans.append((start, stop))
+        start = stop
+    return spans
+
+
+@contextlib.contextmanager
+def _pack_errors() -> Iterator[None]:
+    try:
+        yield
+    except VoicePackError as error:  # a pack damaged since the server started
+        raise EngineUnavailable(f"A voice pack cannot be used: {error}") from error

@@ -1,9 +1,13 @@
 """Splitting text into synthesis chunks for streaming.
 
-The first chunk is short (its first clause, or a few words) so audio starts quickly; later chunks are
-whole sentences, merged while short and split at clauses, then at spaces, while long. Chunks are
-contiguous spans that together cover the text exactly, so nothing is ever dropped. A word is only cut
-when a single run of characters without any space is longer than a whole chunk.
+A chunk is what an engine speaks with one prosody, so chunks follow sentences: intonation is planned
+over the whole chunk. Audio leaves long before a chunk is done (the engines decode it in windows, see
+`speech/windows.py`), so the first chunk need not be short to start quickly: it is the first sentence
+on its own, never merged with the next (its prosody is computed before the first window), and cut at a
+clause only when the sentence is very long. Later chunks are whole sentences, merged while short and
+split at clauses, then at spaces, while long. Chunks are contiguous spans that together cover the text
+exactly, so nothing is ever dropped. A word is only cut when a single run of characters without any
+space is longer than a whole chunk.
 """
 
 from __future__ import annotations
@@ -21,20 +25,12 @@ _SPACE = re.compile(r"\s+")
 class ChunkPlan:
     """How large chunks may be, in characters."""
 
-    first_max: int = 60  # the first chunk ends at its first clause if that comes by here
+    # The first chunk is the first sentence if it ends by here, else it ends at the last clause (then
+    # space) before it: its prosody is computed before any audio leaves, and that time grows with it.
+    first_max: int = 120
     first_min: int = 8  # ... but a clause shorter than this is joined with the next
     target: int = 220  # later chunks grow by whole sentences up to this
     maximum: int = 300  # and are split at clauses, then spaces, beyond this
-
-    @staticmethod
-    def for_latency(level: int | None) -> ChunkPlan:
-        """The plan for an `optimize_streaming_latency` level (0-4): a shorter first chunk as it rises,
-        so the first audio comes sooner at the cost of a less natural first phrase."""
-        first_max, first_min = _FIRST_CHUNK_BY_LATENCY[min(max(level or 0, 0), 4)]
-        return ChunkPlan(first_max=first_max, first_min=first_min)
-
-
-_FIRST_CHUNK_BY_LATENCY = {0: (60, 8), 1: (45, 8), 2: (32, 6), 3: (20, 4), 4: (20, 4)}
 
 
 def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int]]:
@@ -54,10 +50,14 @@ def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int
 
 
 def _first_end(text: str, plan: ChunkPlan) -> int:
-    for match in _CLAUSE_END.finditer(text, 0, plan.first_max + 1):
+    for match in _SENTENCE_END.finditer(text, 0, plan.first_max + 1):
         end = _after_space(text, match.end())
         if len(text[:end].strip()) >= plan.first_min:
             return end
+    clauses = [_after_space(text, m.end()) for m in _CLAUSE_END.finditer(text, 0, plan.first_max + 1)]
+    clauses = [end for end in clauses if len(text[:end].strip()) >= plan.first_min]
+    if clauses and len(text) > plan.first_max:
+        return clauses[-1]
     if len(text) <= plan.first_max:
         return len(text)
     return _cut_at_space(text, 0, plan.first_max)

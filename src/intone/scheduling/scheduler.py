@@ -1,0 +1,228 @@
+"""The engine workers and their queue of steps.
+
+A step is a blocking callable, typically one window of a request's audio. Workers are plain threads
+(one per core by default); the queue is a list scanned on every pick, because the order depends on the
+time of the pick (a step's rank changes when its deadline passes) and it holds at most a few steps per
+running request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from intone.scheduling.playback import Playback
+from intone.scheduling.speeds import EngineSpeeds
+
+T = TypeVar("T")
+# Background work (a voice's calibration) runs when nothing else waits, and at most one at a time, so
+# it never holds more than one worker from requests.
+BACKGROUND = float("inf")
+
+
+@dataclass(eq=False)
+class _Step:
+    run: Callable[[], Any]
+    future: Future[Any]
+    deadline: float
+    priority: int
+    order: int
+    job: Job | None = None
+    # Engine and seconds of audio the result holds, for the engine's measured speed.
+    measure: Callable[[Any], tuple[str, float]] | None = None
+
+    def rank(self, now: float) -> tuple[float, ...]:
+        if self.deadline == BACKGROUND:
+            return (2, 0, self.order)
+        if self.deadline <= now:  # already due: equally urgent, priority decides
+            return (0, -self.priority, self.deadline, self.order)
+        return (1, self.deadline, -self.priority, self.order)
+
+
+class Scheduler:
+    def __init__(self, workers: int, speeds: EngineSpeeds | None = None) -> None:
+        self.speeds = speeds or EngineSpeeds()
+        self._queue: list[_Step] = []
+        self._ready = threading.Condition()
+        self._order = itertools.count()
+        self._closed = False
+        self._background_running = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"engine-{index}", daemon=True)
+            for index in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def workers(self) -> int:
+        return len(self._threads)
+
+    def submit(
+        self,
+        run: Callable[[], T],
+        *,
+        deadline: float | None = None,
+        priority: int = 0,
+        job: Job | None = None,
+        measure: Callable[[T], tuple[str, float]] | None = None,
+    ) -> Future[T]:
+        """Queues `run`; due at `deadline` (monotonic seconds; None: now; BACKGROUND: when idle)."""
+        future: Future[T] = Future()
+        step = _Step(
+            run,
+            future,
+            time.monotonic() if deadline is None else deadline,
+            priority,
+            next(self._order),
+            job,
+            measure,
+        )
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the scheduler is shut down")
+            self._queue.append(step)
+            self._ready.notify()
+        return future
+
+    async def call(self, run: Callable[[], T], *, priority: int = 0) -> T:
+        """Runs `run` as one step due now and waits for it."""
+        return await asyncio.wrap_future(self.submit(run, priority=priority))
+
+    def waiting(self) -> int:
+        with self._ready:
+            return len(self._queue)
+
+    def drop(self, job: Job) -> None:
+        """Removes the job's queued steps; a step already running finishes."""
+        with self._ready:
+            mine = [step for step in self._queue if step.job is job]
+            self._queue = [step for step in self._queue if step.job is not job]
+        for step in mine:
+            step.future.cancel()
+
+    def shutdown(self) -> None:
+        """Cancels queued steps, lets running ones finish, and stops the workers."""
+        with self._ready:
+            self._closed = True
+            queued, self._queue = self._queue, []
+            self._ready.notify_all()
+        for step in queued:
+            step.future.cancel()
+        for thread in self._threads:
+            thread.join()
+
+    def _next(self) -> _Step | None:
+        """The most urgent step, removed from the queue; None once shut down."""
+        with self._ready:
+            while True:
+                if self._closed:
+                    return None
+                now = time.monotonic()
+                candidates = [
+                    step
+                    for step in self._queue
+                    if not (step.deadline == BACKGROUND and self._background_running)
+                ]
+                if candidates:
+                    step = min(candidates, key=lambda s: s.rank(now))
+                    self._queue.remove(step)
+                    if step.deadline == BACKGROUND:
+                        self._background_running = True
+                    return step
+                self._ready.wait()
+
+    def _work(self) -> None:
+        while (step := self._next()) is not None:
+            try:
+                self._run(step)
+            finally:
+                if step.deadline == BACKGROUND:
+                    with self._ready:
+                        self._background_running = False
+                        self._ready.notify()
+
+    def _run(self, step: _Step) -> None:
+        if not step.future.set_running_or_notify_cancel():
+            return
+        began = time.perf_counter()
+        try:
+            result = step.run()
+        except BaseException as error:
+            step.future.set_exception(error)
+            return
+        busy = time.perf_counter() - began
+        if step.measure is not None:
+            engine, audio = step.measure(result)
+            self.speeds.record(engine, busy, audio)
+        step.future.set_result(result)
+
+
+_END = object()
+
+
+@dataclass(eq=False)
+class Job:
+    """One request's engine work: its steps share a priority and a playback clock.
+
+    `engine` names the engine whose speed this job's audio measures (a socket's segments may change it).
+    """
+
+    scheduler: Scheduler
+    priority: int
+    playback: Playback
+    engine: str = ""
+    _cancelled: bool = field(default=False, init=False)
+
+    def submit(self, run: Callable[[], T], seconds: Callable[[T], float]) -> Future[T]:
+        """Queues one step due at the playback deadline; `seconds(result)` is the audio it made."""
+        return self.scheduler.submit(
+            run,
+            deadline=self.playback.deadline(time.monotonic()),
+            priority=self.priority,
+            job=self,
+            measure=lambda result: (self.engine, seconds(result)),
+        )
+
+    async def iterate(self, steps: Iterator[T], seconds: Callable[[T], float]) -> AsyncIterator[T]:
+        """The items of a blocking iterator, each `next` one step of this job.
+
+        When the consumer stops early (a client left), a step already running finishes in its thread,
+        then the iterator is closed; no further step starts.
+        """
+        running: Future[Any] | None = None
+        try:
+            while not self._cancelled:
+                running = self.submit(lambda: next(steps, _END), lambda item: _seconds(item, seconds))
+                item = await asyncio.wrap_future(running)
+                running = None
+                if item is _END:
+                    return
+                self.playback.advance(seconds(item), time.monotonic())
+                yield item
+        finally:
+            if running is not None and not running.cancel():
+                running.add_done_callback(lambda _: _close(steps))
+            else:
+                _close(steps)
+
+    def cancel(self) -> None:
+        """Drops the job's queued steps at once and starts no more."""
+        self._cancelled = True
+        self.scheduler.drop(self)
+
+
+def _seconds(item: Any, seconds: Callable[[Any], float]) -> float:
+    return 0.0 if item is _END else seconds(item)
+
+
+def _close(steps: Iterator[Any]) -> None:
+    close = getattr(steps, "close", None)
+    if close is not None:
+        close()

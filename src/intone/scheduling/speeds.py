@@ -1,0 +1,32 @@
+"""How fast each engine works, measured on the steps it runs: engine seconds per second of audio."""
+
+from __future__ import annotations
+
+import threading
+
+# Real-time factors measured with one thread per engine (docs/benchmarks.md), until steps are measured.
+PRIORS = {"kokoro": 0.35, "piper": 0.06, "espeak": 0.01}
+UNKNOWN_ENGINE = 0.5
+# Each measured step moves the estimate this far, weighted by the audio it made (a step of one second of
+# audio moves it by this much).
+_SMOOTHING = 0.05
+
+
+class EngineSpeeds:
+    def __init__(self) -> None:
+        self._factors = dict(PRIORS)
+        self._lock = threading.Lock()
+
+    def factor(self, engine: str) -> float:
+        """Seconds of engine time one second of this engine's audio takes (its real-time factor)."""
+        with self._lock:
+            return self._factors.get(engine, UNKNOWN_ENGINE)
+
+    def record(self, engine: str, busy: float, audio: float) -> None:
+        """A step of `engine` took `busy` seconds and made `audio` seconds of audio."""
+        if audio <= 0:
+            return
+        weight = min(1.0, _SMOOTHING * audio)
+        with self._lock:
+            old = self._factors.get(engine, UNKNOWN_ENGINE)
+            self._factors[engine] = old + weight * (busy / audio - old)

@@ -1,0 +1,243 @@
+"""The scheduler's order (deadline, then priority), cancellation, background work, fairness between
+streams and measured engine speeds, with steps that only sleep or wait."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import CancelledError
+
+import pytest
+
+from intone.scheduling.playback import STREAM_MARGIN, Playback
+from intone.scheduling.scheduler import BACKGROUND, Job, Scheduler
+from intone.scheduling.speeds import PRIORS, EngineSpeeds
+
+
+@pytest.fixture
+def scheduler() -> Iterator[Scheduler]:
+    scheduler = Scheduler(1)
+    yield scheduler
+    scheduler.shutdown()
+
+
+def _occupy(scheduler: Scheduler) -> threading.Event:
+    """Holds the only worker until the returned event is set, so steps queue behind it."""
+    release, running = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        running.set()
+        release.wait(10)
+
+    scheduler.submit(hold)
+    assert running.wait(5)
+    return release
+
+
+def test_due_steps_go_by_priority_and_future_ones_by_deadline(scheduler):
+    release = _occupy(scheduler)
+    now = time.monotonic()
+    order: list[str] = []
+    futures = [
+        scheduler.submit(lambda name=name: order.append(name), deadline=deadline, priority=priority)
+        for name, deadline, priority in [
+            ("later", now + 0.6, 5),
+            ("soon", now + 0.3, 0),
+            ("due-low", now - 1.0, 0),  # overdue the longest, but lower priority
+            ("due-high", now, 2),
+            ("due-high-earlier", now - 0.5, 2),
+            ("idle", BACKGROUND, 9),
+        ]
+    ]
+    release.set()
+    for future in futures:
+        future.result(5)
+    assert order == ["due-high-earlier", "due-high", "due-low", "soon", "later", "idle"]
+
+
+def test_a_step_not_yet_due_waits_for_nothing_when_the_worker_is_free(scheduler):
+    began = time.monotonic()
+    scheduler.submit(lambda: None, deadline=began + 30).result(5)
+    assert time.monotonic() - began < 5  # deadlines order work; they never delay it
+
+
+def test_cancelling_a_job_drops_its_queued_steps_at_once(scheduler):
+    release = _occupy(scheduler)
+    job = Job(scheduler, 0, Playback(live=True))
+    ran: list[int] = []
+    queued = [job.submit(lambda i=i: ran.append(i), lambda _: 0.0) for i in range(3)]
+    other = scheduler.submit(lambda: ran.append(99))
+    job.cancel()
+    assert all(future.cancelled() for future in queued)
+    assert scheduler.waiting() == 1
+    release.set()
+    other.result(5)
+    assert ran == [99]
+
+
+def test_background_work_runs_only_when_nothing_else_waits_and_one_at_a_time():
+    scheduler = Scheduler(2)
+    try:
+        running, most = 0, 0
+        lock = threading.Lock()
+
+        def calibrate() -> None:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.1)
+            with lock:
+                running -= 1
+
+        background = [scheduler.submit(calibrate, deadline=BACKGROUND) for _ in range(3)]
+        request = scheduler.submit(lambda: time.monotonic())
+        for future in background:
+            future.result(5)
+        assert most == 1  # one worker stays free for requests
+        assert request.result(5) < time.monotonic()
+    finally:
+        scheduler.shutdown()
+
+
+def test_shutdown_cancels_queued_steps(scheduler):
+    release = _occupy(scheduler)
+    queued = scheduler.submit(lambda: None)
+    threading.Timer(0.2, release.set).start()
+    scheduler.shutdown()
+    with pytest.raises(CancelledError):
+        queued.result(1)
+    with pytest.raises(RuntimeError):
+        scheduler.submit(lambda: None)
+
+
+def test_an_exception_reaches_the_submitter_and_the_worker_goes_on(scheduler):
+    def fail() -> None:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        scheduler.submit(fail).result(5)
+    assert scheduler.submit(lambda: 7).result(5) == 7
+
+
+# --- Playback deadlines -----------------------------------------------------------------------------
+
+
+def test_a_streams_first_window_is_due_at_once_and_the_next_before_its_listener_runs_out():
+    playback = Playback(live=True)
+    assert playback.deadline(100.0) == 100.0
+    playback.advance(2.0, now=100.2)  # first audio out at 100.2: playback starts
+    assert playback.deadline(100.5) == pytest.approx(100.2 + 2.0 - STREAM_MARGIN)
+    playback.advance(1.0, now=100.6)
+    assert playback.deadline(100.7) == pytest.approx(100.2 + 3.0 - STREAM_MARGIN)
+
+
+def test_a_listener_who_ran_out_starts_again_as_new():
+    playback = Playback(live=True)
+    playback.advance(1.0, now=10.0)
+    assert playback.deadline(50.0) == 50.0  # a socket that waited for text: due now, not 39 s late
+    playback.advance(0.5, now=50.1)
+    assert playback.deadline(50.2) == pytest.approx(50.1 + 0.5 - STREAM_MARGIN)
+
+
+def test_a_whole_file_is_due_at_the_pace_of_real_time_from_its_arrival():
+    playback = Playback(live=False)
+    arrival = playback.started
+    assert arrival is not None
+    assert playback.deadline(arrival + 0.1) == arrival
+    playback.advance(3.0, now=arrival + 0.5)
+    assert playback.deadline(arrival + 0.6) == pytest.approx(arrival + 3.0)
+
+
+# --- Streams through the scheduler ------------------------------------------------------------------
+
+
+def _windows(count: int, seconds: float, work: float, made: list[float]) -> Iterator[float]:
+    for _ in range(count):
+        time.sleep(work)
+        made.append(seconds)
+        yield seconds
+
+
+async def _listen(job: Job, steps: Iterator[float], first_audio: list[float]) -> None:
+    async for _ in job.iterate(steps, lambda seconds: seconds):
+        if not first_audio:
+            first_audio.append(time.monotonic())
+
+
+def test_streams_share_the_worker_fairly_and_a_new_one_overtakes_streams_ahead_of_their_listeners():
+    """Four streams of 0.5 s windows costing 20 ms each on one worker are far ahead of real time, so
+    a stream arriving later gets its first window before their next ones; and no stream runs away from
+    the others."""
+    scheduler = Scheduler(1)
+    try:
+        made: list[list[float]] = [[] for _ in range(5)]
+        first: list[list[float]] = [[] for _ in range(5)]
+
+        async def main() -> tuple[float, int]:
+            jobs = [Job(scheduler, 0, Playback(live=True)) for _ in range(5)]
+            streams = [
+                asyncio.create_task(_listen(jobs[i], _windows(40, 0.5, 0.02, made[i]), first[i]))
+                for i in range(4)
+            ]
+            await asyncio.sleep(0.5)
+            arrived = time.monotonic()
+            late = asyncio.create_task(_listen(jobs[4], _windows(2, 0.5, 0.02, made[4]), first[4]))
+            await late
+            waited = first[4][0] - arrived
+            # Fairness: while they run, no stream is more than a few windows ahead of another.
+            spread = max(len(m) for m in made[:4]) - min(len(m) for m in made[:4])
+            for job in jobs[:4]:
+                job.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+            return waited, spread
+
+        waited, spread = asyncio.run(main())
+        assert waited < 0.2  # about one 20 ms step: it did not queue behind the streams' windows
+        assert spread <= 2
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_higher_tier_goes_first_among_streams_that_are_all_late():
+    scheduler = Scheduler(1)
+    try:
+        release = _occupy(scheduler)
+        order: list[int] = []
+        jobs = [Job(scheduler, priority, Playback(live=True)) for priority in (0, 3, 1)]
+        futures = [job.submit(lambda p=job.priority: order.append(p), lambda _: 0.0) for job in jobs]
+        release.set()
+        for future in futures:
+            future.result(5)
+        assert order == [3, 1, 0]
+    finally:
+        scheduler.shutdown()
+
+
+# --- Measured speeds --------------------------------------------------------------------------------
+
+
+def test_engine_speeds_start_from_priors_and_follow_measured_steps():
+    speeds = EngineSpeeds()
+    assert speeds.factor("kokoro") == PRIORS["kokoro"]
+    for _ in range(200):
+        speeds.record("kokoro", busy=0.5, audio=1.0)
+    assert speeds.factor("kokoro") == pytest.approx(0.5, abs=0.01)
+    speeds.record("kokoro", busy=5.0, audio=0.0)  # a step with no audio says nothing about speed
+    assert speeds.factor("kokoro") == pytest.approx(0.5, abs=0.01)
+
+
+def test_jobs_measure_their_engines_speed(scheduler):
+    job = Job(scheduler, 0, Playback(live=False), engine="piper")
+
+    def window() -> float:
+        time.sleep(0.05)
+        return 1.0  # one second of audio in 50 ms
+
+    before = scheduler.speeds.factor("piper")
+    for _ in range(20):
+        job.submit(window, lambda seconds: seconds).result(5)
+    after = scheduler.speeds.factor("piper")
+    assert abs(after - 0.05) < abs(before - 0.05)
