@@ -102,6 +102,22 @@ def test_background_work_runs_only_when_nothing_else_waits_and_one_at_a_time():
         scheduler.shutdown()
 
 
+def test_background_work_that_waited_long_enough_runs_before_steps_not_yet_due(scheduler, monkeypatch):
+    release = _occupy(scheduler)
+    now = time.monotonic()
+    order: list[str] = []
+    monkeypatch.setattr("intone.scheduling.scheduler.BACKGROUND_PATIENCE", 0.0)
+    futures = [
+        scheduler.submit(lambda: order.append("ahead"), deadline=now + 60),
+        scheduler.submit(lambda: order.append("calibration"), deadline=BACKGROUND),
+        scheduler.submit(lambda: order.append("due"), deadline=now - 1),
+    ]
+    release.set()
+    for future in futures:
+        future.result(5)
+    assert order == ["due", "calibration", "ahead"]
+
+
 def test_shutdown_cancels_queued_steps(scheduler):
     release = _occupy(scheduler)
     queued = scheduler.submit(lambda: None)

@@ -22,8 +22,11 @@ from intone.scheduling.speeds import EngineSpeeds
 
 T = TypeVar("T")
 # Background work (a voice's calibration) runs when nothing else waits, and at most one at a time, so
-# it never holds more than one worker from requests.
+# it never holds more than one worker from requests. On a machine that is never idle it would never
+# run, and the requests waiting for it would stay slow: after this many seconds it becomes an ordinary
+# step due then, at the lowest priority.
 BACKGROUND = float("inf")
+BACKGROUND_PATIENCE = 10.0
 
 
 @dataclass(eq=False)
@@ -36,13 +39,21 @@ class _Step:
     job: Job | None = None
     # Engine and seconds of audio the result holds, for the engine's measured speed.
     measure: Callable[[Any], tuple[str, float]] | None = None
+    submitted: float = field(default_factory=time.monotonic)
+
+    @property
+    def background(self) -> bool:
+        return self.deadline == BACKGROUND
 
     def rank(self, now: float) -> tuple[float, ...]:
-        if self.deadline == BACKGROUND:
-            return (2, 0, self.order)
-        if self.deadline <= now:  # already due: equally urgent, priority decides
-            return (0, -self.priority, self.deadline, self.order)
-        return (1, self.deadline, -self.priority, self.order)
+        deadline, priority = self.deadline, self.priority
+        if self.background:
+            if now < self.submitted + BACKGROUND_PATIENCE:
+                return (2, 0, self.order)
+            deadline, priority = self.submitted + BACKGROUND_PATIENCE, -(2**31)
+        if deadline <= now:  # already due: equally urgent, priority decides
+            return (0, -priority, deadline, self.order)
+        return (1, deadline, -priority, self.order)
 
 
 class Scheduler:
@@ -126,14 +137,12 @@ class Scheduler:
                     return None
                 now = time.monotonic()
                 candidates = [
-                    step
-                    for step in self._queue
-                    if not (step.deadline == BACKGROUND and self._background_running)
+                    step for step in self._queue if not (step.background and self._background_running)
                 ]
                 if candidates:
                     step = min(candidates, key=lambda s: s.rank(now))
                     self._queue.remove(step)
-                    if step.deadline == BACKGROUND:
+                    if step.background:
                         self._background_running = True
                     return step
                 self._ready.wait()
@@ -143,7 +152,7 @@ class Scheduler:
             try:
                 self._run(step)
             finally:
-                if step.deadline == BACKGROUND:
+                if step.background:
                     with self._ready:
                         self._background_running = False
                         self._ready.notify()
