@@ -9,8 +9,8 @@ import pytest
 from piper.config import SynthesisConfig
 from piper.voice import PiperVoice
 
-from intone.engines.base import EngineRequest, VoiceRealization
-from intone.engines.piper import PiperEngine, _group_sums, _noise_factor
+from intone.engines.base import EngineRequest, Prepared, VoiceRealization
+from intone.engines.piper import GAIN, PiperEngine, _group_sums, _noise_factor
 
 from .pieces import BIRCH, build
 
@@ -57,16 +57,16 @@ def test_result_shape(engine: PiperEngine) -> None:
 
 
 @pytest.mark.slow
-def test_alignment_sums_to_audio_length(engine: PiperEngine) -> None:
-    # Checked on the raw graph output, before the engine fits the audio to the alignment.
+def test_alignment_sums_to_latent_length(engine: PiperEngine) -> None:
+    # The decoder's 256 samples per latent frame are checked in test_piper_windows.py.
     rng = np.random.default_rng(3)
     for units in (request().units, ()):
         ids = [i for group in engine._id_groups(units) for i in group]
         for length_scale in (0.7, 1.0, 1.4):
             scales = np.array([0.667, length_scale, 0.8], dtype=np.float32)
-            audio, id_samples = engine._run(ids, scales, rng)
-            assert len(id_samples) == len(ids)
-            assert len(audio) == int(id_samples.sum())
+            latent, id_frames = engine._latent(ids, scales, rng)
+            assert len(id_frames) == len(ids)
+            assert latent.shape[2] == int(id_frames.sum())
 
 
 @pytest.mark.slow
@@ -161,8 +161,10 @@ def test_noise_rewrite_keeps_the_model(engine: PiperEngine) -> None:
     ids = [i for group in engine._id_groups(request().units) for i in group]
     expected = voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
     scales = np.array([0.0, 1.0, 0.0], dtype=np.float32)
-    audio, _ = engine._run(ids, scales, np.random.default_rng(0))
-    np.testing.assert_array_equal(audio, expected)
+    latent, id_frames = engine._latent(ids, scales, np.random.default_rng(0))
+    frames = int(id_frames.sum())
+    audio = engine.decode(Prepared(22050, 256, frames, np.empty((0, 2)), latent), 0, frames)
+    np.testing.assert_array_equal(audio, np.clip(expected * GAIN, -1.0, 1.0))
 
 
 @pytest.mark.slow
@@ -174,9 +176,9 @@ def test_short_noise_buffers_are_tiled(engine: PiperEngine) -> None:
         "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32),
     }
     buffers = [np.random.default_rng(5).standard_normal(size, dtype=np.float32) for size in (3, 5)]
-    short = engine._session.run(None, base | dict(zip(engine._noise_inputs, buffers, strict=True)))
-    # A buffer already tiled far enough must give the same audio: tiling is just repetition.
+    short = engine._prepare_session.run(None, base | dict(zip(engine._noise_inputs, buffers, strict=True)))
+    # A buffer already tiled far enough must give the same latent: tiling is just repetition.
     long = [np.tile(buffer, 100_000) for buffer in buffers]
-    tiled = engine._session.run(None, base | dict(zip(engine._noise_inputs, long, strict=True)))
+    tiled = engine._prepare_session.run(None, base | dict(zip(engine._noise_inputs, long, strict=True)))
     np.testing.assert_array_equal(short[0], tiled[0])
-    assert short[0].size == int(short[1].sum()) * 256
+    assert short[0].shape[2] == int(short[1].sum())

