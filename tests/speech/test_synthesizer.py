@@ -43,7 +43,9 @@ class FakeEngine:
         durations = np.array([0.01 * len(u.phonemes) for u in request.units])
         spans = spans_from_durations(durations)
         frames = sum(len(u.phonemes) for u in request.units)
-        return Prepared(RATE, self.frame_samples, frames, unit_char_times(len(request.text), request.units, spans))
+        return Prepared(
+            RATE, self.frame_samples, frames, unit_char_times(len(request.text), request.units, spans)
+        )
 
     def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
         self.windows.append((start, stop))
@@ -303,3 +305,20 @@ def test_whole_files_use_the_largest_windows_from_the_start(synth):
 def test_a_chunk_with_nothing_to_decode_still_carries_its_timings(synth):
     chunks = _windows(synth, "...", WindowPlan.for_latency(None))
     assert "".join("".join(chunk.alignment.characters) for chunk in chunks) == "..."
+
+
+def test_calibration_is_offered_only_for_a_loaded_engine_that_needs_it(synth):
+    plan = synth.plan(SpeechRequest(text="Hello there.", voice_id="George", language="en"))
+    assert synth.calibration(plan) is None  # the fake engine needs none
+    done: list[object] = []
+    engine = synth.engines.engine
+    engine.calibrated = lambda voice: bool(done)
+    engine.calibrate = done.append
+    work = synth.calibration(plan)
+    assert work is not None
+    work()
+    assert dict(done[0].packs) == {"bm_george": 0.7, "bm_lewis": 0.3}
+    assert synth.calibration(plan) is None
+    synth.engines.loaded = lambda name: False
+    engine.calibrated = lambda voice: False
+    assert synth.calibration(plan) is None  # nothing to calibrate before the engine is loaded
