@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -114,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     install.add_argument("--force", action="store_true", help="install again even if they are there")
     install.set_defaults(run=_voices_install)
+    calibrate = voice_actions.add_parser(
+        "calibrate",
+        help="prepare voices for streaming (windowed decoding) ahead of their first use; cached in the "
+        "data directory (a server does it on a voice's first use otherwise)",
+    )
+    calibrate.add_argument(
+        "voices", nargs="*", metavar="VOICE", help="voice ids or names (default: the premade voices)"
+    )
+    calibrate.set_defaults(run=_voices_calibrate)
     models = commands.add_parser("models", help="list the models and the languages they speak")
     models.set_defaults(run=_models)
     return parser
@@ -291,6 +301,24 @@ def _voices_install(args: argparse.Namespace) -> int:
         print(f"intone: installed the Kokoro voice packs ({voice_packs.manifest().spec}) in {directory}")
     else:
         print(f"intone: the Kokoro voice packs are installed and intact in {directory}")
+    return 0
+
+
+def _voices_calibrate(args: argparse.Namespace) -> int:
+    settings = Settings()
+    synthesizer = Synthesizer(_engines(settings.data_dir, settings.engine_threads, settings.voices_dir))
+    packs = voice_packs.manifest().packs
+    voices = args.voices or [voice.voice_id for voice in catalog().voices if voice.voice_id not in packs]
+    for name in voices:
+        plan = synthesizer.plan(SpeechRequest(text="Hello.", voice_id=name, language="en"))
+        synthesizer.engines.get(plan.engine)
+        work = synthesizer.calibration(plan)
+        if work is None:
+            print(f"intone: {plan.voice.name} is ready")
+            continue
+        started = time.monotonic()
+        work()
+        print(f"intone: calibrated {plan.voice.name} in {time.monotonic() - started:.1f} s")
     return 0
 
 
