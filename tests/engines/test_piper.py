@@ -64,9 +64,9 @@ def test_alignment_sums_to_latent_length(engine: PiperEngine) -> None:
         ids = [i for group in engine._id_groups(units) for i in group]
         for length_scale in (0.7, 1.0, 1.4):
             scales = np.array([0.667, length_scale, 0.8], dtype=np.float32)
-            latent, id_frames = engine._latent(ids, scales, rng)
+            prior, id_frames = engine._prior(ids, scales, rng)
             assert len(id_frames) == len(ids)
-            assert latent.shape[2] == int(id_frames.sum())
+            assert prior.shape[2] == int(id_frames.sum())
 
 
 @pytest.mark.slow
@@ -161,9 +161,9 @@ def test_noise_rewrite_keeps_the_model(engine: PiperEngine) -> None:
     ids = [i for group in engine._id_groups(request().units) for i in group]
     expected = voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
     scales = np.array([0.0, 1.0, 0.0], dtype=np.float32)
-    latent, id_frames = engine._latent(ids, scales, np.random.default_rng(0))
+    prior, id_frames = engine._prior(ids, scales, np.random.default_rng(0))
     frames = int(id_frames.sum())
-    audio = engine.decode(Prepared(22050, 256, frames, np.empty((0, 2)), latent), 0, frames)
+    audio = engine.decode(Prepared(22050, 256, frames, np.empty((0, 2)), engine._latent(prior)), 0, frames)
     np.testing.assert_array_equal(audio, np.clip(expected * GAIN, -1.0, 1.0))
 
 
@@ -177,7 +177,7 @@ def test_short_noise_buffers_are_tiled(engine: PiperEngine) -> None:
     }
     buffers = [np.random.default_rng(5).standard_normal(size, dtype=np.float32) for size in (3, 5)]
     short = engine._prepare_session.run(None, base | dict(zip(engine._noise_inputs, buffers, strict=True)))
-    # A buffer already tiled far enough must give the same latent: tiling is just repetition.
+    # A buffer already tiled far enough must give the same prior: tiling is just repetition.
     long = [np.tile(buffer, 100_000) for buffer in buffers]
     tiled = engine._prepare_session.run(None, base | dict(zip(engine._noise_inputs, long, strict=True)))
     np.testing.assert_array_equal(short[0], tiled[0])

@@ -9,14 +9,18 @@ The model is loaded once and patched in memory:
   buffer is tiled until it covers the tensor the node used to mimic, sliced to its element count and
   reshaped to its shape. The engine fills the buffers per call from `numpy.random.default_rng(seed)`,
   so a seed reproduces audio bit for bit and concurrent calls share no random state.
-- The graph is cut at the HiFi-GAN decoder's input, the latent `z` after the flow (times the mask,
-  [1, 192, frames]; the voice has one speaker, so the decoder takes no speaker embedding). `prepare`
-  runs the text encoder, duration predictor and flow on the whole chunk (28 % of a whole synthesis);
-  `decode` runs the decoder, which is purely convolutional, on a window of `z` with the context its
-  receptive field needs, and drops the context's samples. The decoder is cut again into three
-  stages so that only the cheap first one sees the wide context (`_DECODER_STAGES`). A window then
-  matches the whole decode to float rounding (about 120 dB SNR), and decoding all of `z` at once gives
-  the same audio, bit for bit, as the uncut graph. See docs/piper-windows.md for the measurements.
+- The graph is cut at the prior sample `z_p` ([1, 192, frames]: the text encoder's means and log-scales
+  expanded by the alignment, plus noise). `prepare` runs the text encoder and duration predictor on the
+  whole chunk (they fix its timings) up to `z_p`. `decode` runs the rest, which is convolutional over
+  frames, on a window: the reverse flow (four coupling layers, cut between them; no norms, no statistics
+  over time, and its mask is all ones in a one-chunk batch, so it is fed as ones) and the HiFi-GAN
+  decoder, cut into three stages so that only the cheap first one sees the wide context
+  (`_DECODER_STAGES`). The flow runs forward through the chunk as the windows ask for it and keeps what
+  it has made (`_Latent`): each window extends each coupling layer by what the next needs, recomputing
+  only that layer's own reach (8 frames) on each side of the step, not the flow's whole receptive field.
+  A window matches the whole decode to float rounding (over 100 dB SNR; with one thread its z is the
+  whole decode's bit for bit, `_FLOW_MIN_RUN`), and decoding all of the chunk at once gives the same
+  audio, bit for bit, as the uncut graph. See docs/piper-windows.md.
 
 Voice settings map onto the model's scales `[noise_scale, length_scale, noise_w]`:
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +75,27 @@ _Z_CHANNELS = 192
 # has to be tiled (the Harvard sentences average 2.2 per sentence, a lone "oh!" reaches 3.6).
 _FRAMES_PER_ID_BOUND = 5.0
 
+# The reverse flow runs as four pieces, one per residual coupling layer (with the channel flip before
+# it), cut before these nodes: the first one's input is the prior sample z_p, the last one ends with the
+# mask multiplication that gives the decoder's input z. A coupling's only convolutions across frames are
+# its WaveNet's four in_layers (kernel 5, dilation 1, one after the other; the rest are 1x1), so its
+# output frame reads `_flow_reach` = 8 input frames on each side (summed from the graph's paddings), and
+# z reads 32 frames of z_p.
+_FLOW_PIECES = ("/flow/flows.7/Slice", "/flow/flows.5/Slice", "/flow/flows.3/Slice", "/flow/flows.1/Slice")
+# The flow's mask over frames, [1, 1, frames]. A chunk is a batch of one filling its whole length, so the
+# mask is all ones and the pieces are fed ones (multiplying by 1 is exact).
+_FLOW_MASK = "/Cast_2_output_0"
+# onnxruntime's convolutions (1.32, MLAS) split the sum over input channels x taps into longer blocks
+# when a GEMM gets 64 output frames or fewer, which rounds every frame differently. With one thread (the
+# server's default) runs of at least 65 frames therefore make every frame bit for bit as the whole
+# chunk's run does, and z in windows is exactly the whole decode's. With more threads MLAS splits a run's
+# frames between them, and some longer runs round differently too (97-144 frames with two threads):
+# windows then match to float rounding only (docs/piper-windows.md).
+_FLOW_MIN_RUN = 65
+# After a chunk's first window the flow runs at least this many frames ahead (2 s, the server's largest
+# window): fewer, longer runs, as each run costs about 3 ms besides its frames.
+_FLOW_AHEAD = 172
+
 # The HiFi-GAN decoder runs in three stages, cut before its first convolution and its second and third
 # upsampling layers: (first node, input samples per frame, context). A window's input to each stage is
 # the window widened by `context` input samples on each side, exactly the stage's receptive field for
@@ -95,6 +121,29 @@ class _Stage:
     context: int  # input samples needed on each side of a window
 
 
+@dataclass(frozen=True)
+class _FlowPiece:
+    session: ort.InferenceSession
+    input: str
+
+
+class _Latent:
+    """One chunk's prior sample z_p and as much of its decoder input z as windows have needed so far.
+
+    The flow runs forward through the chunk: coupling layer k's output is known exactly on frames
+    [0, done[k]), and `tails[k]` keeps it from where layer k + 1 will next read (`origin`). z is kept
+    whole, since windows reach back into frames an earlier window made.
+    """
+
+    def __init__(self, prior: np.ndarray, layers: int) -> None:
+        self.prior = prior
+        self.frames = prior.shape[2]
+        self.z = np.empty_like(prior)
+        self.done = [0] * layers
+        self.tails = [(prior[:, :, :0], 0) for _ in range(layers - 1)]  # (output, origin)
+        self.lock = threading.Lock()
+
+
 class PiperEngine:
     name = "piper"
     needs_phonemes = True
@@ -118,12 +167,22 @@ class PiperEngine:
         def session(part: onnx.ModelProto) -> ort.InferenceSession:
             return ort.InferenceSession(part.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
-        # The cut tensors are the stages' first nodes' inputs; the first one is the latent z.
+        # The cut tensors are the pieces' first nodes' inputs: the prior sample z_p, the flow's between its
+        # coupling layers, the decoder's input z and the decoder's between its stages.
         nodes = {node.name: node for node in model.graph.node}
+        flow_cuts = [nodes[first].input[0] for first in _FLOW_PIECES]
         cuts = [nodes[first].input[0] for first, _, _ in _DECODER_STAGES]
         extractor = Extractor(model)
         inputs = [tensor.name for tensor in model.graph.input]
-        self._prepare_session = session(extractor.extract_model(inputs, [cuts[0], self._alignment_output]))
+        self._prepare_session = session(
+            extractor.extract_model(inputs, [flow_cuts[0], self._alignment_output])
+        )
+        flow_parts = [
+            extractor.extract_model([cut, _FLOW_MASK], [end])
+            for cut, end in zip(flow_cuts, [*flow_cuts[1:], cuts[0]], strict=True)
+        ]
+        self._flow = [_FlowPiece(session(part), cut) for part, cut in zip(flow_parts, flow_cuts, strict=True)]
+        self._flow_reach = max(_frame_reach(part) for part in flow_parts)
         self._stages = [
             _Stage(session(extractor.extract_model([cut], [end])), cut, rate, context)
             for cut, end, (_, rate, context) in zip(cuts, [*cuts[1:], "output"], _DECODER_STAGES, strict=True)
@@ -138,14 +197,14 @@ class PiperEngine:
             [self._config.noise_scale * factor, length_scale, self._config.noise_w_scale * factor],
             dtype=np.float32,
         )
-        latent, id_frames = self._latent(ids, scales, np.random.default_rng(request.seed))
+        prior, id_frames = self._prior(ids, scales, np.random.default_rng(request.seed))
 
         group_frames = _group_sums(id_frames, [len(group) for group in groups])
         durations = group_frames * self._frame_samples / self.sample_rate
         spans = spans_from_durations(durations[1:-1], offset=float(durations[0]))
         char_times = unit_char_times(len(request.text), request.units, spans)
         frames = int(group_frames.sum())
-        return Prepared(self.sample_rate, self._frame_samples, frames, char_times, latent)
+        return Prepared(self.sample_rate, self._frame_samples, frames, char_times, self._latent(prior))
 
     def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
         if not 0 <= start <= stop <= prepared.frames:
@@ -153,7 +212,11 @@ class PiperEngine:
         if start == stop:
             # Also covers an all-zero alignment, whose latent still has one (masked) frame.
             return np.zeros(0, dtype=np.float32)
-        signal, origin = prepared.state, 0  # origin: the index of signal's first sample in the chunk
+        # z as far as the first stage reads, then each stage on the previous one's output; origin: the
+        # index of signal's first sample in the chunk.
+        context = self._stages[0].context
+        low, high = max(0, start - context), min(prepared.frames, stop + context)
+        signal, origin = self._latent_window(prepared.state, low, high), low
         for stage in self._stages:
             # No context past the chunk's ends: there every layer zero-pads as in the whole decode.
             low = max(origin, start * stage.rate - stage.context)
@@ -187,10 +250,64 @@ class PiperEngine:
         groups.append(list(self._id_map[EOS]))
         return groups
 
-    def _latent(
+    def _latent(self, prior: np.ndarray) -> _Latent:
+        return _Latent(prior, len(self._flow))
+
+    def _latent_window(self, latent: _Latent, low: int, high: int) -> np.ndarray:
+        """z on frames [low, high), running the flow on through the chunk as far as that needs."""
+        with latent.lock:
+            done = latent.done[-1]
+            if high > done:
+                # The first window's run makes only what it needs; later ones run ahead.
+                until = high if done == 0 else min(latent.frames, max(high, done + _FLOW_AHEAD))
+                self._run_flow(latent, until)
+        # Frames below done[-1] are never written again.
+        return latent.z[:, :, low:high]
+
+    def _run_flow(self, latent: _Latent, until: int) -> None:
+        """Extends the coupling layers' exact outputs so that z is exact on frames [0, until).
+
+        A layer's output frame is exact when the layer sees its input `reach` frames on each side, or up
+        to the chunk's end, where it zero-pads as in the whole decode. So a step recomputes only `reach`
+        frames on each side of it, per layer. Each run is at least `_FLOW_MIN_RUN` frames long (running
+        ahead, or at the chunk's end reaching back), so it rounds as the whole chunk's run does, and
+        a chunk decoded all at once runs each layer once over all of it, as the uncut graph.
+        """
+        frames, reach = latent.frames, self._flow_reach
+        # From the last layer back: each run needs its input exact as far as it reads.
+        runs: list[tuple[int, int, int]] = []
+        need = until
+        for k in reversed(range(len(self._flow))):
+            done = latent.done[k]
+            if need <= done:
+                break  # and the layers before it are exact as far as it will read
+            low = max(0, done - reach)
+            high = min(frames, max(need + reach, low + _FLOW_MIN_RUN))
+            low = max(0, min(low, high - _FLOW_MIN_RUN))
+            runs.append((k, low, high))
+            need = high
+        for k, low, high in reversed(runs):
+            piece, done = self._flow[k], latent.done[k]
+            source, origin = (latent.prior, 0) if k == 0 else latent.tails[k - 1]
+            feed = {piece.input: source[:, :, low - origin : high - origin], _FLOW_MASK: _ones(high - low)}
+            (output,) = piece.session.run(None, feed)
+            exact = frames if high == frames else high - reach
+            new = output[:, :, done - low : exact - low]
+            if k == len(self._flow) - 1:
+                latent.z[:, :, done:exact] = new
+            else:
+                tail, tail_origin = latent.tails[k]
+                latent.tails[k] = (np.concatenate((tail, new), axis=2), tail_origin)
+            latent.done[k] = exact
+            if k > 0:
+                # Where this layer's next run can start reading.
+                keep = max(origin, min(exact - reach, frames - _FLOW_MIN_RUN))
+                latent.tails[k - 1] = (source[:, :, keep - origin :], keep)
+
+    def _prior(
         self, ids: list[int], scales: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The decoder's input `z` ([1, 192, max(frames, 1)]) and frames per id for one id sequence."""
+        """The prior sample z_p ([1, 192, max(frames, 1)]) and frames per id for one id sequence."""
         length_scale = float(scales[1])
         # The duration predictor's noise has shape [1, 2, ids]; the z noise needs one value per
         # channel and frame, whose count is only known inside the graph, so over-allocate it.
@@ -206,8 +323,8 @@ class PiperEngine:
         # input comes first.
         for name, size in zip(self._noise_inputs, sizes, strict=True):
             inputs[name] = rng.standard_normal(size, dtype=np.float32)
-        latent, id_frames = self._prepare_session.run(None, inputs)
-        return latent, np.rint(id_frames.reshape(-1)).astype(np.int64)
+        prior, id_frames = self._prepare_session.run(None, inputs)
+        return prior, np.rint(id_frames.reshape(-1)).astype(np.int64)
 
 
 def _noise_factor(stability: float) -> float:
@@ -216,6 +333,22 @@ def _noise_factor(stability: float) -> float:
     if s <= 0.5:
         return _STABILITY_LOW_FACTOR + (1.0 - _STABILITY_LOW_FACTOR) * (s / 0.5)
     return 1.0 + (_STABILITY_HIGH_FACTOR - 1.0) * ((s - 0.5) / 0.5)
+
+
+def _ones(frames: int) -> np.ndarray:
+    return np.ones((1, 1, frames), dtype=np.float32)
+
+
+def _frame_reach(model: onnx.ModelProto) -> int:
+    """How many frames on each side an output frame of `model` reads: the sum of its convolutions'
+    paddings, exact for a graph whose convolutions over frames (stride 1, padded to keep the length) run
+    one after another, an upper bound where some run side by side."""
+    reach = 0
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            pads = next((list(a.ints) for a in node.attribute if a.name == "pads"), [0])
+            reach += max(pads)
+    return reach
 
 
 def _group_sums(values: np.ndarray, lengths: list[int]) -> np.ndarray:
