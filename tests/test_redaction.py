@@ -15,7 +15,14 @@ from websockets.server import ServerProtocol
 from intone import redaction
 from intone.redaction import RedactSecrets, redact
 
-SECRETS = ("sk_header_secret", "sk_bearer_secret", "sutkn_query_secret", "sk_message_secret", "sk_tail")
+SECRETS = (
+    "sk_header_secret",
+    "sk_bearer_secret",
+    "sutkn_query_secret",
+    "sk_message_secret",
+    "sk_list_secret",
+    "sk_tail",
+)
 # The parameter names the app authenticates with, as Starlette hands them over.
 SECRET_NAMES = {"authorization", "single_use_token", "token", "xi-api-key", "xi_api_key", "api_key"}
 
@@ -130,6 +137,26 @@ def test_headers_json_fields_and_reprs_are_redacted(line: str, expected: str):
     assert redact(expected) == expected
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"text": " ", "xi_api_key": ["sk_1"]}', '{"text": " ", "xi_api_key": "[redacted]"}'),
+        ('{"xi-api-key": {"k": ["sk_2", "]"]}, "text": "x"}', '{"xi-api-key": "[redacted]", "text": "x"}'),
+        ('{"authorization": 12345678, "flush": true}', '{"authorization": "[redacted]", "flush": true}'),
+        ('{"api_key": true}', '{"api_key": "[redacted]"}'),
+        ('{"token": -1.5e3}', '{"token": "[redacted]"}'),
+        ('[{"outer": {"single_use_token": ["t"]}}]', '[{"outer": {"single_use_token": "[redacted]"}}]'),
+        # Cut short by an elided log line: all that follows the name may be part of the key.
+        ('{"xi_api_key": [["sk_3', '{"xi_api_key": "[redacted]"'),
+        # Text is not read as fields, whatever it holds.
+        ('{"text": "a \\"token\\": [1]", "n": [1]}', '{"text": "a \\"token\\": [1]", "n": [1]}'),
+    ],
+)
+def test_a_credential_field_is_redacted_whatever_the_type_of_its_value(line: str, expected: str):
+    assert redact(line) == expected
+    assert redact(expected) == expected
+
+
 def _client_frame(opcode: Opcode, payload: str, fin: bool = True) -> bytes:
     return Frame(opcode, payload.encode(), fin=fin).serialize(mask=True)
 
@@ -148,6 +175,8 @@ def test_websockets_debug_logging_of_a_handshake_and_frames_shows_no_credential(
         [request] = protocol.events_received()
         protocol.send_response(protocol.accept(request))
         protocol.receive_data(_client_frame(Opcode.TEXT, '{"text": " ", "xi_api_key": "sk_message_secret"}'))
+        # A key the app would refuse for its type is still a key.
+        protocol.receive_data(_client_frame(Opcode.TEXT, '{"text": " ", "xi_api_key": ["sk_list_secret"]}'))
         # Long enough that websockets elides the middle and shows the tail, where this key sits.
         protocol.receive_data(
             _client_frame(Opcode.TEXT, '{"text": "' + "words " * 40 + '", "xi_api_key": "sk_tail_secret"}')

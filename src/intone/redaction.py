@@ -31,15 +31,18 @@ _SECRET_HEADER_PARTS = ("token", "api-key", "api_key", "apikey")
 _QUERY_PAIR = re.compile(r"(?<![\w%.+~-])([\w%.+~-]+)=((?:[^\s&\"']|[\"'](?![\s,;:)\]}>]|$))*)")
 # A header as websockets logs it (`< name: value`), or a line of a dumped header block.
 _HEADER_LINE = re.compile(r"(?m)^((?:[<>] )?([!#$%&'*+.^_`|~\w-]+):[ \t]*)([^\r\n]*)")
-# `"name": "value"`, the value possibly cut short by an elided log line.
-_JSON_FIELD = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*"?')
+# `"name": `, then its value: a string, an array or object, or a bare number, `true` or the like.
+_JSON_NAME = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)')
+# A JSON string, possibly cut short by an elided log line.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+_JSON_SCALAR = re.compile(r"[^\s,\]}]*")
 _SCHEME = re.compile(r"[A-Za-z]+ +(?=\S)")
 
 
 def redact(text: str) -> str:
     """`text` with every credential it holds replaced by `[redacted]`, all else left as it was."""
     text = _HEADER_LINE.sub(_redact_header, text)
-    text = _JSON_FIELD.sub(_redact_json_field, text)
+    text = _redact_json_fields(text)
     return _QUERY_PAIR.sub(_redact_query_pair, text)
 
 
@@ -52,14 +55,62 @@ def _redact_header(match: re.Match[str]) -> str:
     return f"{match[1]}{scheme[0] if scheme else ''}{REDACTED}"
 
 
-def _redact_json_field(match: re.Match[str]) -> str:
+def _redact_json_fields(text: str) -> str:
+    # A client may send a key as a list, an object or a number (`{"xi_api_key": ["sk_..."]}`): the app
+    # refuses it, but the frame is logged first, so the whole value goes, whatever its type.
+    parts: list[str] = []
+    pos = 0
+    while match := _JSON_NAME.search(text, pos):
+        if _is_secret_name(match[1]):
+            parts += [text[pos : match.end()], f'"{REDACTED}"']
+            pos = _json_value_end(text, match.end())
+        elif text.startswith('"', match.end()):
+            # Skipped whole, so the text a client speaks is never read as fields.
+            end = _end_of(_JSON_STRING, text, match.end())
+            parts.append(text[pos:end])
+            pos = end
+        else:
+            # An array or object is searched in turn: it may hold a credential field of its own.
+            parts.append(text[pos : match.end()])
+            pos = match.end()
+    return "".join(parts) + text[pos:]
+
+
+def _is_secret_name(raw: str) -> bool:
     try:
-        name = json.loads(f'"{match[1]}"')  # `"xi\u005fapi_key"` is the same field to the app
+        name = json.loads(f'"{raw}"')  # `"xi\u005fapi_key"` is the same field to the app
     except ValueError:
-        name = match[1]
-    if name.lower() not in _SECRET_NAMES:
-        return match[0]
-    return f'"{match[1]}"{match[2]}"{REDACTED}"'
+        name = raw
+    return name.lower() in _SECRET_NAMES
+
+
+def _json_value_end(text: str, start: int) -> int:
+    """Where the JSON value at `start` ends; the end of `text` for an array or object cut short."""
+    if text.startswith('"', start):
+        return _end_of(_JSON_STRING, text, start)
+    if not text.startswith(("[", "{"), start):
+        return _end_of(_JSON_SCALAR, text, start)
+    depth = 0
+    pos = start
+    while pos < len(text):
+        char = text[pos]
+        if char == '"':
+            pos = _end_of(_JSON_STRING, text, pos)
+            continue
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        pos += 1
+    return pos
+
+
+def _end_of(pattern: re.Pattern[str], text: str, start: int) -> int:
+    match = pattern.match(text, start)
+    assert match is not None  # a string's closing quote and a scalar's characters are all optional
+    return match.end()
 
 
 def _redact_query_pair(match: re.Match[str]) -> str:
