@@ -28,6 +28,7 @@ from intone import redaction
 from intone.admission.admission import Admission
 from intone.admission.gates import Gates, LocalGates
 from intone.api import errors, history, keys, models, stream_input, text_to_speech, tokens, user, voices
+from intone.api.local_only import LocalOnly
 from intone.api.state import Services, TokenStore
 from intone.cluster.gates import RedisGates
 from intone.cluster.tokens import RedisTokens
@@ -181,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     redaction.install()
+    if settings.auth == "off":
+        app.add_middleware(LocalOnly)  # added first, so its refusals carry a request-id too
     app.add_middleware(RequestId)
     for module in (text_to_speech, stream_input, models, voices, user, history, tokens, keys):
         app.include_router(module.router)
