@@ -32,6 +32,7 @@ from intone.speech.errors import EngineUnavailable, SpeechError
 from intone.speech.models import get_model
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.text.buffer import TextBuffer
+from intone.speech.text.speakable import speakable
 
 log = logging.getLogger("intone.api")
 
@@ -140,7 +141,7 @@ class RealtimeStream:
                     rest = self._renderer.finish()
                     if rest:
                         await self._send(self._message(Piece(rest, Alignment.empty(), Alignment.empty())))
-                elif item.strip():
+                elif speakable(item):  # a segment with nothing to speak is skipped, uncharged
                     await self._speak(item)
                 self._working = False
         except EngineUnavailable as error:  # the server's fault: said as such, with what fixes it

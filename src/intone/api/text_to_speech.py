@@ -42,6 +42,7 @@ from intone.scheduling.scheduler import Job
 from intone.speech.dictionaries import check_exist
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.synthesizer import Plan, SpeechRequest
+from intone.speech.text.speakable import require_speakable
 from intone.speech.voices import Voice
 from intone.store.history import NewItem, UnknownRequestIds
 
@@ -148,6 +149,8 @@ async def _start(
         next_text=next_text,
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
+    # The plan refuses blank text only; emoji or invisible characters alone would be charged for silence.
+    require_speakable(plan.request.text)
     svc.calibrate_soon(plan)
     granted = await _unless_gone(request, grant(svc, caller, plan, len(body.text)))
     logged = (
@@ -334,7 +337,10 @@ async def _streamed(
                 if data := encode(piece):
                     yield data
                     job.delivered = True
-        await _keep(svc, job, bytes(audio))  # reached only when the client took it all
+        # Reached only when the client took it all; a stream that sent nothing was refunded, so it is
+        # not kept either (its item would claim credits that were given back).
+        if job.delivered:
+            await _keep(svc, job, bytes(audio))
 
     return _AudioStream(content(), media_type or job.fmt.media_type, job)
 
