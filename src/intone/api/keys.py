@@ -19,7 +19,8 @@ from intone.accounts.tiers import DEFAULT_TIER, TIERS, get_tier
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
 from intone.api.state import Services, services
-from intone.store.keys import ApiKey, KeyChanges
+from intone.store.keys import CHARACTER_LIMIT_MAX, ApiKey, KeyChanges
+from intone.store.strings import storable
 
 router = APIRouter(tags=["admin"], responses=documented(400, 401, 403, 404))
 
@@ -53,12 +54,21 @@ def _tier(name: str | None) -> str | None:
     return name
 
 
+def _name(name: str | None) -> str | None:
+    if name is not None and not storable(name):
+        raise ValueError("must not hold NUL or half of a UTF-16 surrogate pair")
+    return name
+
+
 class CreateKey(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] | None = Field(default=None, description="Default: every scope but admin.")
-    character_limit: int | None = Field(default=None, ge=0, description="Credit quota; none when absent.")
+    character_limit: int | None = Field(
+        default=None, ge=0, le=CHARACTER_LIMIT_MAX, description="Credit quota; none when absent."
+    )
     tier: str = Field(default=DEFAULT_TIER, description=f"One of: {', '.join(TIERS)}.")
 
+    _check_name = field_validator("name")(_name)
     _check_tier = field_validator("tier")(_tier)
 
     @field_validator("scopes")
@@ -71,9 +81,12 @@ class CreateKey(BaseModel):
 class ChangeKey(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     disabled: bool | None = None
-    character_limit: int | None = Field(default=None, ge=0, description="null removes the quota.")
+    character_limit: int | None = Field(
+        default=None, ge=0, le=CHARACTER_LIMIT_MAX, description="null removes the quota."
+    )
     tier: str | None = None
 
+    _check_name = field_validator("name")(_name)
     _check_tier = field_validator("tier")(_tier)
 
 

@@ -74,6 +74,13 @@ class TextToSpeechBody(_Lenient):
             raise ValueError("holds an unpaired UTF-16 surrogate, which is not a character")
         return value
 
+    @field_validator("text")
+    @classmethod
+    def _without_nul(cls, value: str) -> str:
+        # NUL is never spoken and PostgreSQL cannot store it in the history: it is dropped before the
+        # text is counted, so the credits charged and the history item agree on every database.
+        return value.replace("\0", "")
+
 
 class CharacterAlignment(BaseModel):
     characters: list[str]

@@ -357,7 +357,7 @@ def _check_text(text: str, limit: int) -> None:
 
 
 def _add(stream: RealtimeStream, message: StreamMessage) -> None:
-    text = message.text or ""
+    text = (message.text or "").replace("\0", "")  # never spoken nor charged, as on HTTP
     _check_text(text, stream.character_limit)
     try:
         stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))

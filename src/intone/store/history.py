@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from intone.store.strings import storable
 from intone.store.tables import HistoryRow
 
 
@@ -230,7 +231,7 @@ class History:
     def texts(self, owner: str, request_ids: Sequence[str]) -> list[str]:
         """The texts of the owner's generations with these request ids, in the order given."""
         query = select(HistoryRow.request_id, HistoryRow.text).where(
-            HistoryRow.owner == owner, HistoryRow.request_id.in_(list(filter(_storable, request_ids)))
+            HistoryRow.owner == owner, HistoryRow.request_id.in_(list(filter(storable, request_ids)))
         )
         with self._engine.connect() as conn:
             found: dict[str, str] = {request_id: text for request_id, text in conn.execute(query)}
@@ -258,14 +259,14 @@ class History:
     def find(self, owner: str, history_item_ids: Sequence[str]) -> dict[str, Item]:
         """The owner's items among these ids, by id; ids not found are left out."""
         stmt = self._items(owner).where(
-            HistoryRow.history_item_id.in_(list(filter(_storable, history_item_ids)))
+            HistoryRow.history_item_id.in_(list(filter(storable, history_item_ids)))
         )
         with self._engine.connect() as conn:
             return {item.history_item_id: item for item in map(_item, conn.execute(stmt))}
 
     def audio(self, owner: str, history_item_id: str) -> Audio | None:
         """The item's audio; None when the owner has no such item."""
-        if not _storable(history_item_id):
+        if not storable(history_item_id):
             return None
         data = case((self._audio_kept(), HistoryRow.audio))
         stmt = select(HistoryRow.content_type, HistoryRow.output_format, data).where(
@@ -277,7 +278,7 @@ class History:
 
     def delete(self, owner: str, history_item_id: str) -> bool:
         """Deletes the item; False when the owner has no such item."""
-        if not _storable(history_item_id):
+        if not storable(history_item_id):
             return False
         stmt = delete(HistoryRow).where(
             HistoryRow.owner == owner, HistoryRow.history_item_id == history_item_id
@@ -291,7 +292,7 @@ class History:
 
 def _after(conn: Connection, owner: str, history_item_id: str, ascending: bool) -> ColumnElement[bool]:
     """Items past the given one in the listing order (the page before ended with it)."""
-    if not _storable(history_item_id):
+    if not storable(history_item_id):
         raise UnknownHistoryItem(history_item_id)
     anchor = conn.execute(
         select(*_ORDER).where(HistoryRow.owner == owner, HistoryRow.history_item_id == history_item_id)
@@ -306,7 +307,7 @@ def _conditions(query: HistoryQuery) -> list[ColumnElement[bool]]:
     given = [
         text for text in (query.voice_id, query.model_id, query.search, query.source) if text is not None
     ]
-    if not all(map(_storable, given)):
+    if not all(map(storable, given)):
         return [false()]  # a value no item can hold matches none
     conditions = []
     if query.voice_id is not None:
@@ -322,12 +323,6 @@ def _conditions(query: HistoryQuery) -> list[ColumnElement[bool]]:
     if query.source is not None:
         conditions.append(HistoryRow.source == query.source)
     return conditions
-
-
-def _storable(value: str) -> bool:
-    """Whether the databases can hold the string: PostgreSQL refuses NUL, and neither takes half a UTF-16
-    surrogate pair (which JSON can carry). No row holds any other, so lookups skip them rather than fail."""
-    return "\0" not in value and not any("\ud800" <= char <= "\udfff" for char in value)
 
 
 def _escape_like(text: str) -> str:

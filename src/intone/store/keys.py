@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session
 
 from intone.accounts.scopes import Scope
 from intone.accounts.secrets import KEY_PREFIX, hash_secret, hint, new_id, new_secret
+from intone.store.strings import storable
 from intone.store.tables import ApiKeyRow, HistoryRow
+
+# The largest quota the BigInteger column holds (PostgreSQL's bigint; SQLite's integers are as wide).
+CHARACTER_LIMIT_MAX = 2**63 - 1
 
 
 class KeyChanges(TypedDict, total=False):
@@ -83,6 +87,8 @@ class Keys:
         return self._one(ApiKeyRow.secret_hash == hash_secret(secret))
 
     def get(self, key_id: str) -> ApiKey | None:
+        if not storable(key_id):
+            return None
         return self._one(ApiKeyRow.key_id == key_id)
 
     def _one(self, condition: ColumnElement[bool]) -> ApiKey | None:
@@ -103,6 +109,8 @@ class Keys:
 
     def update(self, key_id: str, changes: KeyChanges) -> ApiKey | None:
         """Applies the changes that are set; the key afterwards, or None when there is no such key."""
+        if not storable(key_id):
+            return None
         values = {name: value for name, value in changes.items() if value is not None}
         if "character_limit" in changes and changes["character_limit"] is None:
             values["character_limit"] = None
@@ -114,6 +122,8 @@ class Keys:
     def delete(self, key_id: str) -> bool:
         """Deletes the key and its history (its usage stays, for the accounting); False when there is no
         such key."""
+        if not storable(key_id):
+            return False
         with self._engine.begin() as conn:
             if conn.execute(delete(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).rowcount != 1:
                 return False
