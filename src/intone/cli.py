@@ -38,6 +38,7 @@ from intone.speech.models import MODELS, spoken_languages
 from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import catalog
 from intone.store.database import Store
+from intone.store.keys import CHARACTER_LIMIT_MAX
 from intone.tls import ensure_self_signed, trust_hint
 
 _EXTENSION_FORMATS = {
@@ -359,8 +360,8 @@ def _keys_parser(keys: argparse.ArgumentParser) -> None:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    if args.character_limit is not None and args.character_limit < 0:
-        raise ValueError("--character-limit must be 0 or more")
+    if args.character_limit is not None and not 0 <= args.character_limit <= CHARACTER_LIMIT_MAX:
+        raise ValueError(f"--character-limit must be between 0 and {CHARACTER_LIMIT_MAX}")
     scopes = parse_scopes(
         [name for value in args.scopes for name in value.split(",") if name] if args.scopes else None
     )
