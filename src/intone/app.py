@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intone import redaction
+from intone import private, redaction
 from intone.admission.admission import Admission
 from intone.admission.gates import Gates, LocalGates
 from intone.api import errors, history, keys, models, stream_input, text_to_speech, tokens, user, voices
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        private.directory(settings.data_dir)
         store = Store(settings.database(), _retention(settings))
         store.migrate()
         pruning = asyncio.create_task(_prune_history(store), name="history pruning")

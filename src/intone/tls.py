@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from intone import private
+
 CA_LIFETIME = timedelta(days=3650)
 # Below the 398-day ceiling that browsers and Apple platforms enforce for server certificates.
 LEAF_LIFETIME = timedelta(days=365)
@@ -50,11 +52,7 @@ def ensure_self_signed(directory: Path, hosts: Sequence[str], *, now: datetime |
     lets tests issue certificates in the past.
     """
     now = now or datetime.now(UTC)
-    try:
-        directory.mkdir(parents=True, mode=0o700)
-        directory.chmod(0o700)  # mkdir's mode is filtered through the umask
-    except FileExistsError:
-        pass
+    private.directory(directory)
     files = TlsFiles(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
     ca_key_path = directory / "ca-key.pem"
 

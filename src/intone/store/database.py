@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from intone import private
 from intone.store.history import DEFAULT_RETENTION, History, Retention
 from intone.store.keys import Keys
 from intone.store.tables import Base, InstallationRow
@@ -43,7 +44,8 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                private.new_directory(Path(database).parent)
+                private.sqlite_database(Path(database))
             # One in-memory database must be shared by every thread, or each would see an empty one.
             memory = database in (None, "", ":memory:")
             pool = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
