@@ -1,14 +1,22 @@
 """`intone say` end to end with real engines and every output format."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 import wave
+from typing import Any
 
 import av
 import pytest
+import uvicorn
 
 from intone.audio.formats import ALL_FORMATS
 from intone.cli import _per_worker_defaults, _unsafe_bind, main
 from intone.config import Settings
+from tests.api.server import ROOT, serving
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +175,120 @@ def test_keys_create_refuses_unknown_scopes_and_tiers(capsys, monkeypatch, tmp_p
     assert "unknown scope(s) speak_loudly" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["keys", "create", "--name", "x", "--tier", "platinum"])
+
+
+def test_keys_create_prints_nothing_on_stdout_unless_it_created_a_key(capsys, monkeypatch, tmp_path):
+    # `export ELEVENLABS_API_KEY=$(intone keys create ...)` must never capture anything but a key.
+    monkeypatch.setenv("INTONE_DATA_DIR", str(tmp_path))
+    for limit in ("-1", str(2**63)):
+        assert main(["keys", "create", "--name", "x", "--character-limit", limit]) != 0
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("intone: ") and "--character-limit" in err
+    monkeypatch.setenv("INTONE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert main(["keys", "create", "--name", "x"]) != 0
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("intone: ")
+
+
+def test_serve_with_auth_off_says_so_and_shows_intones_log(capsys, monkeypatch):
+    monkeypatch.setenv("INTONE_AUTH", "off")
+    monkeypatch.setenv("_INTONE_SERVE_URL", "")  # serve sets it for its workers; restored after the test
+    ran: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: ran.update(kwargs))
+    assert main(["serve", "--port", "1"]) == 0
+    assert "INTONE_AUTH=off" in capsys.readouterr().err
+    loggers = ran["log_config"]["loggers"]
+    assert loggers["intone"]["level"] == "INFO" and loggers["intone"]["handlers"]
+
+
+def test_intones_log_under_serve_keeps_secrets_out():
+    # In a fresh interpreter: the serve path's logging configuration is process-wide.
+    script = (
+        "import logging, logging.config\n"
+        "from intone.cli import _log_config\n"
+        "logging.config.dictConfig(_log_config('info'))\n"
+        "logging.getLogger('intone.api').info('first message %s', '{\"xi_api_key\": \"sk_secret\"}')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "first message" in done.stderr and "[redacted]" in done.stderr
+    assert "sk_secret" not in done.stderr + done.stdout
+
+
+def test_serve_says_when_it_is_ready_and_where(tmp_path):
+    env = {"INTONE_WARM_UP": "false", "INTONE_AUTH": "off"}
+    with serving(tmp_path, env=env) as server:
+        deadline = time.monotonic() + 10
+        while "intone is ready" not in server.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = server.log_text()
+    ready = [line for line in log.splitlines() if "intone is ready" in line]
+    assert len(ready) == 1 and f"{server.url}/docs" in ready[0], log
+    assert "INTONE_AUTH=off" in log
+
+
+def test_say_tells_what_it_wrote(tmp_path, capsys):
+    out, timings = tmp_path / "hi.wav", tmp_path / "hi.json"
+    args = ["say", "Hello.", "-o", str(out), "--model", "eleven_flash_v2", "--timings", str(timings)]
+    assert main(args) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and str(timings) in lines[0] and " s " in lines[0]
+
+
+# A stand-in for python3, pip and intone: logs the start and end of each step, and prints on stdout
+# (as pip does) so that the test sees whether any of it reaches the bootstrap's standard output.
+_FAKE_TOOL = """#!/usr/bin/env bash
+set -euo pipefail
+step="$(basename "$0") $1 $2"
+echo "start $step" >> "$FAKE_LOG"
+echo "noise from $step"
+sleep 0.4
+if [ "$1 $2" = "-m venv" ]; then
+  mkdir -p "$3/bin"
+  for tool in python pip intone; do cp "$0" "$3/bin/$tool"; done
+fi
+echo "end $step" >> "$FAKE_LOG"
+"""
+
+
+def test_bootstrap_runs_one_at_a_time_and_keeps_stdout_clean(tmp_path):
+    root = tmp_path / "clone"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "bootstrap.sh", root / "scripts")
+    (root / "pyproject.toml").write_text("[project]\n")
+    manifest = root / "src" / "intone" / "engines" / "data" / "kokoro-voices.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for name in ("python3", "npm"):
+        (tools / name).write_text(_FAKE_TOOL)
+        (tools / name).chmod(0o755)
+    log = tmp_path / "steps.log"
+    env = {**os.environ, "FAKE_LOG": str(log), "PYTHON": str(tools / "python3")}
+    env["PATH"] = f"{tools}:{env['PATH']}"
+    runs = [
+        subprocess.Popen(
+            ["bash", str(root / "scripts" / "bootstrap.sh")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    steps = ["python3 -m venv", "python -m pip", "python -m pip", "intone voices install"]
+    assert log.read_text().splitlines() == [f"{edge} {step}" for step in steps for edge in ("start", "end")]
+    assert [out for out, _ in outputs] == ["", ""]
+    said = "".join(err for _, err in outputs)
+    assert "installing Intone" in said and "voice packs" in said and "waiting" in said
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git working tree")
+def test_what_the_readme_examples_write_is_ignored_by_git():
+    written = ["speech.mp3", "hello.mp3", "hello.json", "kokoro-js-1.2.1.tgz", ".venv.lock", ".env"]
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "--no-index", *written], capture_output=True, text=True
+    )
+    assert done.stdout.split() == written

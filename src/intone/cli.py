@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import copy
 import ipaddress
 import json
+import logging
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,12 +46,20 @@ from intone.store.database import Store
 from intone.store.keys import CHARACTER_LIMIT_MAX
 from intone.tls import ensure_self_signed, trust_hint
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger("intone.serve")
+
 _EXTENSION_FORMATS = {
     ".wav": "wav_44100",
     ".mp3": DEFAULT_FORMAT,
     ".ogg": "opus_48000_64",
     ".opus": "opus_48000_64",
 }
+
+# How `intone serve` tells the app, in each worker process, the address it serves (for its ready line).
+_SERVE_URL_VARIABLE = "_INTONE_SERVE_URL"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,11 +160,11 @@ def _say(args: argparse.Namespace) -> int:
     )
     plan = synthesizer.plan(request)
     if args.output == "-":
-        original, normalized = _write_stream(synthesizer, plan, fmt, sys.stdout.buffer)
+        seconds, original, normalized = _write_stream(synthesizer, plan, fmt, sys.stdout.buffer)
         sys.stdout.buffer.flush()
     else:
         with open(args.output, "wb") as out:
-            original, normalized = _write_stream(synthesizer, plan, fmt, out)
+            seconds, original, normalized = _write_stream(synthesizer, plan, fmt, out)
             if fmt.codec == "wav":
                 # The stream header had unknown sizes; a file can carry the exact ones.
                 size = out.tell() - WAV_HEADER_SIZE
@@ -159,6 +172,13 @@ def _say(args: argparse.Namespace) -> int:
                 out.write(wav_header(fmt.sample_rate, size))
     if args.timings:
         Path(args.timings).write_text(json.dumps(_timings_json(original, normalized), ensure_ascii=False))
+    where = "standard output" if args.output == "-" else args.output
+    timings = f", timings to {args.timings}" if args.timings else ""
+    print(
+        f"intone: wrote {seconds:.1f} s of speech ({fmt.name}; {plan.voice.name} on {plan.model.model_id}, "
+        f"{plan.engine}, {plan.language}) to {where}{timings}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -176,12 +196,14 @@ def _output_format(name: str | None, output: str) -> OutputFormat:
 
 def _write_stream(
     synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, out: BinaryIO
-) -> tuple[CharacterAlignment | None, CharacterAlignment | None]:
+) -> tuple[float, CharacterAlignment | None, CharacterAlignment | None]:
+    """Seconds of audio written, and its timings for the original and the normalized text."""
     pieces = []
     for piece in render(synthesizer, plan, fmt):
         out.write(piece.audio)
         pieces.append(piece)
     return (
+        sum(piece.duration for piece in pieces),
         CharacterAlignment.of([piece.alignment for piece in pieces]),
         CharacterAlignment.of([piece.normalized_alignment for piece in pieces]),
     )
@@ -205,6 +227,12 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal := _unsafe_bind(settings, args.host):
         print(f"intone: refusing to listen on {args.host}: {refusal}", file=sys.stderr)
         return 2
+    if settings.auth == "off":
+        print(
+            f"intone: INTONE_AUTH=off: requests without an API key are served as one local account "
+            f"(tier {settings.local_tier}, every scope but admin)",
+            file=sys.stderr,
+        )
     if args.workers > 1:
         os.environ.update(_per_worker_defaults(settings, args.workers))
         if settings.redis_url is None:
@@ -224,8 +252,11 @@ def _serve(args: argparse.Namespace) -> int:
     elif bool(certfile) != bool(keyfile):
         print("intone: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
+    scheme = "https" if certfile else "http"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    os.environ[_SERVE_URL_VARIABLE] = f"{scheme}://{host}:{args.port}"
     uvicorn.run(
-        "intone.app:create_app",
+        "intone.cli:serving_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -233,11 +264,54 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
         log_level=args.log_level,
+        log_config=_log_config(args.log_level),
         timeout_graceful_shutdown=settings.shutdown_grace,
         server_header=False,
         ws_max_size=MAX_MESSAGE_BYTES,  # a larger frame is refused as it arrives, never buffered
     )
     return 0
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus Intone's own loggers on stderr at the server's level, through the same
+    redaction as uvicorn's (on the handler, so that it covers every `intone.*` logger's records)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "intone.redaction.RedactSecrets"}}
+    config["handlers"]["intone"] = {**config["handlers"]["default"], "filters": ["redact"]}
+    config["loggers"]["intone"] = {"handlers": ["intone"], "level": level.upper(), "propagate": False}
+    return config
+
+
+def serving_app() -> FastAPI:
+    """The app `intone serve` runs (a uvicorn factory): also says what it loads and when it is ready."""
+    from intone.app import create_app
+
+    app = create_app()
+    url = os.environ[_SERVE_URL_VARIABLE]
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            svc = app.state.services
+            if svc.settings.warm_up:
+                log.info("loading the engines (Kokoro, Piper, espeak-ng) and speaking a word with each")
+            announcing = asyncio.create_task(_announce_when_ready(svc.ready, url))
+            try:
+                yield state
+            finally:
+                announcing.cancel()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+async def _announce_when_ready(ready: threading.Event, url: str) -> None:
+    while not ready.is_set():
+        await asyncio.sleep(0.2)
+    log.info("intone is ready on %s (API docs at %s/docs)", url, url)
 
 
 def _per_worker_defaults(settings: Settings, workers: int) -> dict[str, str]:
