@@ -203,7 +203,7 @@ class Synthesizer:
         sample = " ".join((request.previous_text, request.text, request.next_text))
         detected = detect(sample, candidates)
         if detected is None:
-            log.info("no language_code given and none detected with confidence; speaking English")
+            log.debug("no language_code given and none detected with confidence; speaking English")
             return DEFAULT_LANGUAGE, "fallback"
         return detected, "detected"
 
