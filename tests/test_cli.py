@@ -292,3 +292,15 @@ def test_what_the_readme_examples_write_is_ignored_by_git():
         ["git", "-C", str(ROOT), "check-ignore", "--no-index", *written], capture_output=True, text=True
     )
     assert done.stdout.split() == written
+
+
+def test_voices_calibrate_prepares_a_voice_once_in_the_engine_cache(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("INTONE_ENGINE_CACHE_DIR", str(cache))
+    assert main(["voices", "calibrate", "Rachel"]) == 0
+    assert "calibrated Rachel" in capsys.readouterr().out
+    assert len(list(cache.glob("kokoro-*-statistics-*.npz"))) == 1
+    assert main(["voices", "calibrate", "Rachel"]) == 0
+    assert "Rachel is ready" in capsys.readouterr().out
+    assert main(["voices", "calibrate", "no-such-voice"]) == 2
+    assert "no-such-voice" in capsys.readouterr().err

@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.max_concurrent_requests,
             )
             synthesizer = Synthesizer(
-                EngineSet(settings.data_dir, settings.engine_threads, settings.voices_dir)
+                EngineSet(settings.engine_cache(), settings.engine_threads, settings.voices_dir)
             )
             svc = Services(
                 settings=settings,

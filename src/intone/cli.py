@@ -147,7 +147,7 @@ def _say(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     fmt = _output_format(args.format, args.output)
     settings = Settings()
-    synthesizer = Synthesizer(_engines(settings.data_dir, settings.engine_threads, settings.voices_dir))
+    synthesizer = Synthesizer(_engines(settings.engine_cache(), settings.engine_threads, settings.voices_dir))
     request = SpeechRequest(
         text=text,
         voice_id=args.voice,
@@ -381,7 +381,7 @@ def _voices_install(args: argparse.Namespace) -> int:
 
 def _voices_calibrate(args: argparse.Namespace) -> int:
     settings = Settings()
-    synthesizer = Synthesizer(_engines(settings.data_dir, settings.engine_threads, settings.voices_dir))
+    synthesizer = Synthesizer(_engines(settings.engine_cache(), settings.engine_threads, settings.voices_dir))
     packs = voice_packs.manifest().packs
     voices = args.voices or [voice.voice_id for voice in catalog().voices if voice.voice_id not in packs]
     for name in voices:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         default_factory=voice_packs.default_dir,
         description="Where the Kokoro voice packs are installed (`intone voices install`).",
     )
+    engine_cache_dir: Path | None = Field(
+        default=None,
+        description="Where engines keep what they derive from their models once (Kokoro's cut graph, each "
+        "voice's calibration for windowed decoding); default: the data directory. Servers may share one.",
+    )
     engine_threads: int = Field(default=1, ge=1, description="CPU threads per engine session.")
     engine_workers: int = Field(
         default_factory=_default_engine_workers,
@@ -83,6 +88,9 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="Seconds a stopping server lets in-flight requests finish."
     )
+
+    def engine_cache(self) -> Path:
+        return self.engine_cache_dir or self.data_dir
 
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'intone.db'}"
