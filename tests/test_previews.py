@@ -12,10 +12,7 @@ import numpy as np
 from intone.engines.base import (
     EngineRequest,
     EngineResult,
-    Prepared,
-    VoiceRealization,
-    decode_slice,
-    prepared_whole,
+    WholeDecoding,
     unit_char_times,
 )
 from intone.previews import Previews
@@ -26,7 +23,7 @@ from intone.speech.voices import get_voice
 RATE = 24_000
 
 
-class SlowEngine:
+class SlowEngine(WholeDecoding):
     """Takes a while per call and records how many calls overlap."""
 
     name = "kokoro"
@@ -39,18 +36,6 @@ class SlowEngine:
         self.running = 0
         self.most_at_once = 0
         self._lock = threading.Lock()
-
-    def prepare(self, request: EngineRequest) -> Prepared:
-        return prepared_whole(self.synthesize(request))
-
-    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
-        return decode_slice(prepared, start, stop)
-
-    def calibrated(self, voice: VoiceRealization) -> bool:
-        return True
-
-    def calibrate(self, voice: VoiceRealization) -> None:
-        return None
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         with self._lock:

@@ -128,15 +128,25 @@ def synthesize_whole(engine: Engine, request: EngineRequest) -> EngineResult:
     return EngineResult(audio=audio, sample_rate=prepared.sample_rate, char_times=prepared.char_times)
 
 
-def prepared_whole(result: EngineResult) -> Prepared:
-    """A chunk made whole in `prepare` (engines that cannot decode in windows): one sample per frame,
-    and `decode_slice` cuts the windows out of it."""
-    return Prepared(result.sample_rate, 1, len(result.audio), result.char_times, result.audio)
+class WholeDecoding:
+    """The two phases for an engine that cannot decode in windows: `prepare` synthesizes the whole chunk
+    (one sample per frame) and `decode` slices windows out of it. Subclasses define `synthesize`."""
 
+    def synthesize(self, request: EngineRequest) -> EngineResult:
+        raise NotImplementedError
 
-def decode_slice(prepared: Prepared, start: int, stop: int) -> np.ndarray:
-    """The window [start, stop) of a chunk `prepared_whole` made."""
-    return prepared.state[start * prepared.frame_samples : stop * prepared.frame_samples]
+    def prepare(self, request: EngineRequest) -> Prepared:
+        result = self.synthesize(request)
+        return Prepared(result.sample_rate, 1, len(result.audio), result.char_times, result.audio)
+
+    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
+        return prepared.state[start:stop]
+
+    def calibrated(self, voice: VoiceRealization) -> bool:
+        return True
+
+    def calibrate(self, voice: VoiceRealization) -> None:
+        return None
 
 
 def unit_char_times(text_length: int, units: tuple[Unit, ...], unit_spans: np.ndarray) -> np.ndarray:

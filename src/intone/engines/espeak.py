@@ -10,14 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from intone.engines import espeak_ng
-from intone.engines.base import (
-    EngineRequest,
-    EngineResult,
-    Prepared,
-    VoiceRealization,
-    decode_slice,
-    prepared_whole,
-)
+from intone.engines.base import EngineRequest, EngineResult, WholeDecoding
 from intone.engines.espeak_ng import WordEvent, library
 
 # espeak's default rate in words per minute, which speed 1.0 stands for.
@@ -27,7 +20,7 @@ _BASE_RATE = 175
 GAIN = 0.85
 
 
-class EspeakEngine:
+class EspeakEngine(WholeDecoding):
     name = "espeak"
     needs_phonemes = False
     # espeak reads text of any length; this only bounds one call's latency.
@@ -36,18 +29,6 @@ class EspeakEngine:
 
     def __init__(self) -> None:
         self.sample_rate = library().sample_rate
-
-    def prepare(self, request: EngineRequest) -> Prepared:
-        return prepared_whole(self.synthesize(request))
-
-    def decode(self, prepared: Prepared, start: int, stop: int) -> np.ndarray:
-        return decode_slice(prepared, start, stop)
-
-    def calibrated(self, voice: VoiceRealization) -> bool:
-        return True
-
-    def calibrate(self, voice: VoiceRealization) -> None:
-        return None
 
     def synthesize(self, request: EngineRequest) -> EngineResult:
         voice = espeak_ng.voice_for(request.language, request.locale)
