@@ -22,6 +22,7 @@ from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
+from intone.api.schemas import AsciiDigits
 from intone.api.state import Services, services
 from intone.audio.encoders import wav_header
 from intone.audio.formats import ALL_FORMATS, OutputFormat, parse_output_format
@@ -36,7 +37,7 @@ Writer = Annotated[Caller, Depends(require(Scope.HISTORY_WRITE))]
 ITEMS_MAX = 1000  # per page, and per download
 # 9999-12-31T23:59:59Z: later dates are past what a datetime holds.
 _UNIX_MAX = 253_402_300_799
-UnixTime = Annotated[int | None, Query(ge=0, le=_UNIX_MAX)]
+UnixTime = Annotated[int | None, Query(ge=0, le=_UNIX_MAX), AsciiDigits]
 # Every media type an item's audio can have, for the OpenAPI schema.
 _AUDIO_TYPES: dict[str, Any] = {parse_output_format(name).media_type: {} for name in ALL_FORMATS}
 # How PyAV reads each stored codec back (pcm and wav need no decoding).
@@ -203,7 +204,7 @@ async def _zip(history: History, owner: str, items: list[Item], wav: bool) -> As
 async def list_history(
     caller: Reader,
     svc: ServicesDep,
-    page_size: Annotated[int, Query(ge=1, le=ITEMS_MAX)] = 100,
+    page_size: Annotated[int, Query(ge=1, le=ITEMS_MAX), AsciiDigits] = 100,
     start_after_history_item_id: str | None = None,
     voice_id: str | None = None,
     model_id: str | None = None,

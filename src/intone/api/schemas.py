@@ -1,20 +1,45 @@
 """Wire shapes of the text-to-speech endpoints, with the exact ElevenLabs field names and defaults.
 
 Every optional field accepts `null` (the Python SDK sends it for an explicit None) and unknown fields
-are ignored, so requests written for a newer ElevenLabs API still work.
+are ignored, so requests written for a newer ElevenLabs API still work. Booleans and numbers are strict,
+as the wire contract is: `"yes"` is no boolean and `true` no number (a number may be written as an
+integer or a decimal where a decimal is expected); an integer in a query string is written in ASCII digits.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 from intone.speech.alignment import Alignment
 
 SEED_MAX = 4294967295
 MAX_LOCATORS = 3
 MAX_REQUEST_IDS = 3
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _ascii_digits(value: object) -> object:
+    # int() would also read " 5", "+5", "1_0" and full-width digits ("５"); a client writes none of them.
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in the digits 0-9")
+    return value
+
+
+# For an integer query parameter: `Annotated[int, Query(ge=0), AsciiDigits]` (after the Query(), which
+# keeps the bounds in the OpenAPI schema), or `Annotated[int, AsciiDigits]` in a model of parameters.
+AsciiDigits = BeforeValidator(_ascii_digits)
 
 
 class _Lenient(BaseModel):
@@ -24,13 +49,15 @@ class _Lenient(BaseModel):
 class VoiceSettings(_Lenient):
     """Voice settings as sent by a client; unset fields fall back to the voice's stored settings."""
 
-    stability: float | None = Field(default=None, ge=0, le=1, description="0 to 1. Piper: sampling noise.")
-    similarity_boost: float | None = Field(
+    stability: StrictFloat | None = Field(
+        default=None, ge=0, le=1, description="0 to 1. Piper: sampling noise."
+    )
+    similarity_boost: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="0 to 1. Accepted, no effect."
     )
-    style: float | None = Field(default=None, ge=0, le=1, description="0 to 1. Accepted, no effect.")
-    use_speaker_boost: bool | None = Field(default=None, description="Accepted, no effect.")
-    speed: float | None = Field(
+    style: StrictFloat | None = Field(default=None, ge=0, le=1, description="0 to 1. Accepted, no effect.")
+    use_speaker_boost: StrictBool | None = Field(default=None, description="Accepted, no effect.")
+    speed: StrictFloat | None = Field(
         default=None, ge=0.7, le=1.2, description="0.7 to 1.2; 1 is the voice's pace."
     )
 
@@ -55,16 +82,16 @@ class TextToSpeechBody(_Lenient):
     pronunciation_dictionary_locators: list[PronunciationDictionaryLocator] | None = Field(
         default=None, max_length=MAX_LOCATORS
     )
-    seed: int | None = Field(
+    seed: StrictInt | None = Field(
         default=None, ge=0, le=SEED_MAX, description="Same seed and parameters give identical audio."
     )
     previous_text: str | None = Field(default=None, description="Text before this one; read, not spoken.")
     next_text: str | None = Field(default=None, description="Text after this one; read, not spoken.")
     previous_request_ids: list[str] | None = Field(default=None, max_length=MAX_REQUEST_IDS)
     next_request_ids: list[str] | None = Field(default=None, max_length=MAX_REQUEST_IDS)
-    use_pvc_as_ivc: bool | None = False
+    use_pvc_as_ivc: StrictBool | None = False
     apply_text_normalization: Literal["auto", "on", "off"] | None = "auto"
-    apply_language_text_normalization: bool | None = False
+    apply_language_text_normalization: StrictBool | None = False
 
     @field_validator("text", "previous_text", "next_text")
     @classmethod

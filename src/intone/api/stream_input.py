@@ -14,10 +14,10 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, ValidationError
 from starlette.types import Message
 from starlette.websockets import WebSocketState
 
@@ -25,7 +25,13 @@ from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.api.auth import AuthError, check_scope, identify, redeem
 from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
-from intone.api.schemas import SEED_MAX, PronunciationDictionaryLocator, VoiceSettings, dictionary_ids
+from intone.api.schemas import (
+    SEED_MAX,
+    AsciiDigits,
+    PronunciationDictionaryLocator,
+    VoiceSettings,
+    dictionary_ids,
+)
 from intone.api.state import Services, voice_and_settings
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
 from intone.config import MAX_MESSAGE_BYTES
@@ -61,26 +67,26 @@ class StreamQuery(_Lenient):
     enable_logging: bool = True
     enable_ssml_parsing: bool = False
     output_format: str = DEFAULT_FORMAT
-    inactivity_timeout: int = Field(default=20, ge=1, le=180)
+    inactivity_timeout: Annotated[int, AsciiDigits] = Field(default=20, ge=1, le=180)
     sync_alignment: bool = False
     auto_mode: bool = False
     apply_text_normalization: Literal["auto", "on", "off"] = "auto"
-    seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
-    optimize_streaming_latency: int | None = Field(default=None, ge=0, le=4)
+    seed: Annotated[int | None, AsciiDigits] = Field(default=None, ge=0, le=SEED_MAX)
+    optimize_streaming_latency: Annotated[int | None, AsciiDigits] = Field(default=None, ge=0, le=4)
     authorization: str | None = None
     single_use_token: str | None = None
 
 
 class GenerationConfig(_Lenient):
-    chunk_length_schedule: list[float] | None = None
+    chunk_length_schedule: list[StrictFloat] | None = None
 
 
 class StreamMessage(_Lenient):
     """Every client message of both sockets; which fields are set says what it is."""
 
     text: str | None = None
-    try_trigger_generation: bool | None = None
-    flush: bool | None = None
+    try_trigger_generation: StrictBool | None = None
+    flush: StrictBool | None = None
     voice_settings: VoiceSettings | None = None
     generation_config: GenerationConfig | None = None
     generator_config: GenerationConfig | None = None  # the SendText spelling
@@ -88,8 +94,8 @@ class StreamMessage(_Lenient):
     xi_api_key: str | None = Field(default=None, validation_alias=AliasChoices("xi_api_key", "xi-api-key"))
     authorization: str | None = None
     context_id: str | None = Field(default=None, validation_alias=AliasChoices("context_id", "contextId"))
-    close_context: bool | None = None
-    close_socket: bool | None = None
+    close_context: StrictBool | None = None
+    close_socket: StrictBool | None = None
 
     @property
     def config(self) -> GenerationConfig | None:

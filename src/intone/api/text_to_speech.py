@@ -27,7 +27,13 @@ from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
 from intone.api.grants import Grant, grant
-from intone.api.schemas import AudioWithTimestamps, CharacterAlignment, TextToSpeechBody, dictionary_ids
+from intone.api.schemas import (
+    AsciiDigits,
+    AudioWithTimestamps,
+    CharacterAlignment,
+    TextToSpeechBody,
+    dictionary_ids,
+)
 from intone.api.state import Services, services, voice_and_settings
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
@@ -102,7 +108,7 @@ class _Options(BaseModel):
     """The query parameters every text-to-speech endpoint takes."""
 
     enable_logging: bool = Field(default=True, description="Keep this generation in the history.")
-    optimize_streaming_latency: int | None = Field(
+    optimize_streaming_latency: Annotated[int | None, AsciiDigits] = Field(
         default=None,
         ge=0,
         le=4,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
-from intone.api.schemas import VoiceSettings
+from intone.api.schemas import AsciiDigits, VoiceSettings
 from intone.api.state import Services, services
 from intone.speech.settings import combine
 from intone.speech.voices import Voice, catalog, get_voice
@@ -35,6 +36,8 @@ previews_router = APIRouter(tags=["voices"], responses=documented(404))
 
 ServicesDep = Annotated[Services, Depends(services)]
 PAGE_SIZE_MAX = 100
+# A page token is the base64 of its first voice's index, written in ASCII digits.
+_PAGE_START = re.compile(r"[0-9]{1,9}")
 VERIFIED_MODEL = "eleven_multilingual_v2"
 
 
@@ -152,12 +155,14 @@ def _page_start(token: str | None) -> int:
     if not token:
         return 0
     try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        start = -1
-    if start < 0:
+        digits = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        digits = ""
+    # Only a token as _page_token writes it: int() alone would also read " 5", "+5" or "５", and the
+    # decoder skips characters outside the alphabet.
+    if not _PAGE_START.fullmatch(digits) or _page_token(int(digits)) != token:
         raise ApiError(400, "invalid_page_token", "next_page_token is not one this server handed out.")
-    return start
+    return int(digits)
 
 
 def _page_token(start: int) -> str:
@@ -169,7 +174,7 @@ async def search(
     svc: ServicesDep,
     request: Request,
     next_page_token: str | None = None,
-    page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 10,
+    page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX), AsciiDigits] = 10,
     search: str | None = None,
     sort: Literal["created_at_unix", "name"] | None = None,
     sort_direction: Literal["asc", "desc"] | None = None,
