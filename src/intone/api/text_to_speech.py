@@ -48,7 +48,6 @@ from intone.scheduling.scheduler import Job
 from intone.speech.dictionaries import check_exist
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.synthesizer import Plan, SpeechRequest
-from intone.speech.text.speakable import require_speakable
 from intone.speech.voices import Voice
 from intone.store.history import NewItem, UnknownRequestIds
 
@@ -155,8 +154,6 @@ async def _start(
         next_text=next_text,
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
-    # The plan refuses blank text only; emoji or invisible characters alone would be charged for silence.
-    require_speakable(plan.request.text)
     svc.calibrate_soon(plan)
     granted = await _unless_gone(request, grant(svc, caller, plan, len(body.text)))
     logged = (

@@ -29,7 +29,6 @@ from intone.speech.errors import (
     EngineUnavailable,
     InvalidVoiceSettings,
     ModelCannotSpeak,
-    TextEmpty,
     TextTooLong,
     UnsupportedLanguage,
 )
@@ -39,6 +38,7 @@ from intone.speech.phonemes import phonemize_units
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.text.chunking import ChunkPlan, chunk_spans
 from intone.speech.text.normalize import NormalizedText, normalize_in_context, unchanged
+from intone.speech.text.speakable import require_speakable
 from intone.speech.voices import Voice, catalog
 from intone.speech.windows import WindowPlan
 
@@ -140,8 +140,7 @@ class Synthesizer:
         voices = catalog()
         voice = voices.get(request.voice_id or voices.default_voice_id)
         _check_settings(request)
-        if not request.text.strip():
-            raise TextEmpty("The text is empty; send at least one character to speak.")
+        require_speakable(request.text)
         if len(request.text) > model.character_limit:
             raise TextTooLong(
                 f"The text is {len(request.text)} characters long; model '{model.model_id}' accepts at most "
