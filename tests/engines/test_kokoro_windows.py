@@ -11,6 +11,7 @@ import pytest
 
 from intone.engines import kokoro_calibration
 from intone.engines.base import EngineRequest, Prepared, VoiceRealization
+from intone.engines.cores import cores, granted
 from intone.engines.kokoro import SAMPLES_PER_FRAME, KokoroEngine
 from intone.engines.voice_packs import VoicePacks, default_dir
 from tests.utils.windows import join_jump, largest_jump, log_mel_distance
@@ -168,10 +169,10 @@ def test_generator_with_the_chunk_s_own_statistics_is_the_shipped_one(engine: Ko
     prepared, whole = chunks[0, 2]
     chunk = prepared.state
     layout = engine._layout
-    _, *values = engine._measuring.run(["audio", *layout.measured()], chunk.generator_feeds())
+    _, *values = engine._session("measuring").run(["audio", *layout.measured()], chunk.generator_feeds())
     own = kokoro_calibration.Measurement(chunk.total, tuple(values))
     statistics = kokoro_calibration.Calibration.pool([[own]] * len(kokoro_calibration.ANCHORS), layout)
-    (audio,) = engine._generator.run(
+    (audio,) = engine._session("generator").run(
         ["audio"], {**chunk.generator_feeds(), **statistics.feeds(kokoro_calibration.ANCHORS[0], layout)}
     )
     scaled = np.clip(audio[chunk.cut * SAMPLES_PER_FRAME :] * chunk.gain, -1.0, 1.0).astype(np.float32)
@@ -243,3 +244,17 @@ def test_damaged_statistics_are_measured_again(data_dir: Path, monkeypatch: pyte
     second.calibrate(voice)
     assert second.calibrated(voice)
     assert stored.read_bytes() == good  # measured again, deterministically
+
+
+def test_a_window_granted_two_cores_decodes_the_same(data_dir: Path, chunks) -> None:
+    """The scheduler may grant a due window a second core; Kokoro's sessions for it give the same
+    bits, so windows decoded either way join seamlessly."""
+    narrow = KokoroEngine(data_dir, PACKS, threads=1)
+    prepared, _ = chunks[1, 2]
+    one = narrow.decode(prepared, 0, prepared.frames)
+    with granted(2):
+        assert cores() == 2
+        wide = narrow.prepare(request(SENTENCES[2], BLEND))
+        first = narrow.decode(wide, 0, 20)
+    np.testing.assert_array_equal(wide.state.generator_input, prepared.state.generator_input)
+    assert np.array_equal(np.concatenate([first, narrow.decode(wide, 20, wide.frames)]), one)

@@ -11,6 +11,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
+from intone.engines.cores import cores, granted
 from intone.scheduling.playback import STREAM_MARGIN, Playback
 from intone.scheduling.scheduler import BACKGROUND, Job, Scheduler
 from intone.scheduling.speeds import PRIORS, EngineSpeeds
@@ -257,3 +258,27 @@ def test_jobs_measure_their_engines_speed(scheduler):
         job.submit(window, lambda seconds: seconds).result(5)
     after = scheduler.speeds.factor("piper")
     assert abs(after - 0.05) < abs(before - 0.05)
+
+
+def test_a_due_step_gets_a_second_core_only_while_another_worker_is_idle():
+    scheduler = Scheduler(2)
+    try:
+        deadline = time.monotonic() + 5
+        while scheduler._idle < 2 and time.monotonic() < deadline:  # both workers waiting for work
+            time.sleep(0.01)
+        assert scheduler.submit(cores).result(5) == 2  # due now, the other worker idle
+        assert scheduler.submit(cores, deadline=time.monotonic() + 0.2).result(5) == 1  # picked early
+        assert scheduler.submit(cores, deadline=BACKGROUND).result(5) == 1
+        release = threading.Event()
+        running = threading.Event()
+        scheduler.submit(lambda: (running.set(), release.wait(10)))
+        assert running.wait(5)
+        assert scheduler.submit(cores).result(5) == 1  # the other worker is busy
+        release.set()
+    finally:
+        scheduler.shutdown()
+    with granted(2):
+        assert cores() == 2
+        with granted(5):
+            assert cores() == 2  # no engine splits a call further
+    assert cores() == 1

@@ -51,6 +51,7 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
+from intone.engines import cores
 from intone.engines import kokoro_calibration as calibration
 from intone.engines.base import (
     EngineRequest,
@@ -90,6 +91,7 @@ _PATCH_VERSION = 1
 # Likewise for the cut (kokoro_graph); the parts in the order the engine loads them.
 _PARTS_VERSION = 1
 _PARTS = ("front", "generator", "measuring")
+_WIDE_PARTS = ("front", "generator")
 # Source STFT steps per frame (hop 5 samples).
 _SOURCE_STEPS = 120
 # Context each side of a window: 6 frames make windows bit-identical to one decode of the whole chunk
@@ -128,10 +130,19 @@ class KokoroEngine:
         self._vocab: dict[str, int] = json.loads((_DATA / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         self._packs = packs
         models = model_parts(data_dir)
-        self._front, self._generator, self._measuring = (
-            _session(models[part], part, threads) for part in _PARTS
+        self._parts = {part: _session(models[part], part, threads) for part in _PARTS}
+        # A window the scheduler grants more cores (engines/cores.py) runs the front and the generator
+        # on sessions with that many threads (the measuring model, for short chunks and calibration,
+        # is not worth their memory). Kokoro's results do not depend on the thread count (bit for bit,
+        # tested), so windows decoded either way join seamlessly.
+        self._wide_parts = (
+            {part: _session(models[part], part, cores.WIDEST) for part in _WIDE_PARTS}
+            if threads < cores.WIDEST <= (os.cpu_count() or 1)
+            else {}
         )
-        self._layout = Layout.from_json(self._generator.get_modelmeta().custom_metadata_map[LAYOUT_KEY])
+        self._layout = Layout.from_json(
+            self._parts["generator"].get_modelmeta().custom_metadata_map[LAYOUT_KEY]
+        )
         self._blend = functools.lru_cache(maxsize=_BLEND_CACHE_SIZE)(self._compute_blend)
         # The statistics of each calibrated blend, loaded from disk or measured.
         self._statistics: dict[tuple[tuple[str, float], ...], calibration.Calibration] = {}
@@ -188,7 +199,7 @@ class KokoroEngine:
             STYLE: chunk.style,
             **chunk.statistics,
         }
-        (audio,) = self._generator.run([AUDIO], feeds)
+        (audio,) = self._session("generator").run([AUDIO], feeds)
         window = audio[(begin - low) * SAMPLES_PER_FRAME : (end - low) * SAMPLES_PER_FRAME]
         return _scaled(window, chunk.gain)
 
@@ -207,7 +218,9 @@ class KokoroEngine:
             anchor = index * len(anchors) // len(sentences)
             ids = [self._vocab[symbol] for symbol in sentence if symbol in self._vocab]
             chunk = self._front_run(ids, style[calibration.ANCHORS[anchor] - 1].reshape(1, -1), 1.0, 1.0)
-            _, *values = self._measuring.run([AUDIO, *self._layout.measured()], chunk.generator_feeds())
+            _, *values = self._session("measuring").run(
+                [AUDIO, *self._layout.measured()], chunk.generator_feeds()
+            )
             anchors[anchor].append(calibration.Measurement(chunk.total, tuple(values)))
         result = calibration.Calibration.pool(anchors, self._layout)
         path = self._statistics_path(blend)
@@ -224,6 +237,12 @@ class KokoroEngine:
         audio = self._whole(prepared.state) if prepared.frames else np.zeros(0, dtype=np.float32)
         return EngineResult(audio=audio, sample_rate=self.sample_rate, char_times=prepared.char_times)
 
+    def _session(self, part: str) -> ort.InferenceSession:
+        """The part's session for the cores this call was granted."""
+        if part in self._wide_parts and cores.cores() >= cores.WIDEST:
+            return self._wide_parts[part]
+        return self._parts[part]
+
     def _token_ids(self, units: tuple[Unit, ...]) -> tuple[list[int], list[int]]:
         """All ids in order and the id count of each unit; symbols outside the vocabulary are dropped."""
         ids: list[int] = []
@@ -235,7 +254,7 @@ class KokoroEngine:
         return ids, counts
 
     def _front_run(self, ids: list[int], style: np.ndarray, speed: float, gain: float) -> _Chunk:
-        durations, generator_input, source = self._front.run(
+        durations, generator_input, source = self._session("front").run(
             [DURATIONS, GENERATOR_INPUT, SOURCE_STFT],
             {
                 "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
@@ -261,7 +280,7 @@ class KokoroEngine:
         """The chunk's exact audio after the cut, decoded once by the shipped generator."""
         with chunk.lock:
             if chunk.audio is None:
-                (audio,) = self._measuring.run([AUDIO], chunk.generator_feeds())
+                (audio,) = self._session("measuring").run([AUDIO], chunk.generator_feeds())
                 if len(audio) != SAMPLES_PER_FRAME * chunk.total:
                     raise RuntimeError(f"Kokoro made {len(audio)} samples for {chunk.total} frames")
                 chunk.audio = _scaled(audio[chunk.cut * SAMPLES_PER_FRAME :], chunk.gain)

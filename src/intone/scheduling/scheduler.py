@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from intone.engines.cores import granted
 from intone.scheduling.playback import Playback
 from intone.scheduling.speeds import EngineSpeeds
 
@@ -64,6 +65,7 @@ class Scheduler:
         self._order = itertools.count()
         self._closed = False
         self._background_running = False
+        self._idle = 0  # workers waiting for a step
         self._threads = [
             threading.Thread(target=self._work, name=f"engine-{index}", daemon=True)
             for index in range(workers)
@@ -129,8 +131,12 @@ class Scheduler:
         for thread in self._threads:
             thread.join()
 
-    def _next(self) -> _Step | None:
-        """The most urgent step, removed from the queue; None once shut down."""
+    def _next(self) -> tuple[_Step, int] | None:
+        """The most urgent step, removed from the queue, and the cores it may use; None once shut down.
+
+        A step already due gets a second core while another worker is idle: on a quiet server a new
+        request's first window comes sooner. Steps ahead of their deadline and background work get one.
+        """
         with self._ready:
             while True:
                 if self._closed:
@@ -144,30 +150,36 @@ class Scheduler:
                     self._queue.remove(step)
                     if step.background:
                         self._background_running = True
-                    return step
+                    due = not step.background and step.deadline <= now
+                    return step, 1 + (self._idle if due else 0)
+                self._idle += 1
                 self._ready.wait()
+                self._idle -= 1
 
     def _work(self) -> None:
-        while (step := self._next()) is not None:
+        while (picked := self._next()) is not None:
+            step, cores = picked
             try:
-                self._run(step)
+                self._run(step, cores)
             finally:
                 if step.background:
                     with self._ready:
                         self._background_running = False
                         self._ready.notify()
 
-    def _run(self, step: _Step) -> None:
+    def _run(self, step: _Step, cores: int) -> None:
         if not step.future.set_running_or_notify_cancel():
             return
         began = time.perf_counter()
         try:
-            result = step.run()
+            with granted(cores):
+                result = step.run()
         except BaseException as error:
             step.future.set_exception(error)
             return
         busy = time.perf_counter() - began
-        if step.measure is not None:
+        # Speeds are per core: a step that may have used more says less about them.
+        if step.measure is not None and cores == 1:
             engine, audio = step.measure(result)
             self.speeds.record(engine, busy, audio)
         step.future.set_result(result)
