@@ -40,28 +40,38 @@ def test_a_request_heavier_than_the_whole_capacity_still_runs_alone():
     asyncio.run(scenario())
 
 
-def test_a_heavy_request_at_the_head_of_the_queue_is_not_overtaken_by_light_ones():
+def test_light_requests_pass_a_heavy_one_waiting_only_within_their_share():
     async def scenario() -> list[str]:
         gates = LocalGates(10)
         order: list[str] = []
         running = [await gates.acquire("server", 1.0, 0, _deadline(), weight=0.4) for _ in range(2)]
+        held: dict[str, asyncio.Event] = {}
 
         async def enter(name: str, load: float) -> None:
             hold = await gates.acquire("server", 1.0, 0, _deadline(5), weight=load)
             order.append(name)
+            held[name] = asyncio.Event()
+            await held[name].wait()
             await hold.release()
 
-        heavy = asyncio.create_task(enter("heavy", 0.9))
+        tasks = [asyncio.create_task(enter("heavy", 0.9))]
         await asyncio.sleep(0.01)
-        light = asyncio.create_task(enter("light", 0.1))  # would fit now, but queues behind "heavy"
+        # The first light one fits and passes "heavy"; the second would fit too, but passing ones may
+        # hold only 0.15 of the limit, so it waits its turn behind "heavy".
+        tasks += [asyncio.create_task(enter(name, 0.1)) for name in ("light", "later light")]
         await asyncio.sleep(0.05)
-        assert order == []
+        assert order == ["light"]
         for hold in running:
             await hold.release()
-        await asyncio.gather(heavy, light)
+        held["light"].set()
+        await asyncio.sleep(0.05)
+        assert order == ["light", "heavy", "later light"]
+        for event in held.values():
+            event.set()
+        await asyncio.gather(*tasks)
         return order
 
-    assert asyncio.run(scenario()) == ["heavy", "light"]
+    assert asyncio.run(scenario()) == ["light", "heavy", "later light"]
 
 
 def test_a_count_cap_holds_whatever_the_weights():

@@ -52,20 +52,32 @@ class Gates(Protocol):
     async def close(self) -> None: ...
 
 
+# Share of a gate's limit that light requests may hold by passing a waiting request too heavy to enter
+# (see `_Gate`).
+PASSING_SHARE = 0.15
+
+
 @dataclass(order=True)
 class _Waiter:
     rank: tuple[int, int]  # (-priority, arrival): heapq pops the smallest
     admitted: asyncio.Future[int] = field(compare=False)
     weight: float = field(default=1.0, compare=False)
+    passed: bool = field(default=False, compare=False)  # entered ahead of a waiter that did not fit
 
 
 class _Gate:
     """Requests inside, and their load: a request weighs 1 unless it says otherwise, and enters while
-    the load stays within the limit (or alone: one request heavier than the limit must still run)."""
+    the load stays within the limit (or alone: one request heavier than the limit must still run).
+
+    Requests enter in rank order. While the first in line does not fit, a lighter one behind it that
+    fits may pass it, as long as the passing requests inside hold at most `PASSING_SHARE` of the limit:
+    a short request is not kept waiting for long ones to finish, and the one passed waits at most for
+    that share more of the load to drain."""
 
     def __init__(self) -> None:
         self.inside = 0
         self.load = 0.0
+        self.passing = 0.0  # load of the requests inside that passed a waiter
         self.limit = 1.0
         self.count_limit: int | None = None
         self.waiting: list[_Waiter] = []
@@ -77,22 +89,36 @@ class _Gate:
             return False
         return self.load + weight <= self.limit + 1e-9
 
-    def enter(self, weight: float) -> int:
+    def may_pass(self, weight: float) -> bool:
+        return self.fits(weight) and self.passing + weight <= PASSING_SHARE * self.limit + 1e-9
+
+    def enter(self, weight: float, passed: bool = False) -> int:
         self.inside += 1
         self.load += weight
+        if passed:
+            self.passing += weight
         return self.inside
 
+    def leave(self, weight: float, passed: bool) -> None:
+        self.inside -= 1
+        self.load = max(0.0, self.load - weight) if self.inside else 0.0
+        if passed:
+            self.passing = max(0.0, self.passing - weight) if self.inside else 0.0
+
     def admit_waiters(self) -> None:
-        # In order only: a heavy request at the head is not overtaken by lighter ones behind it.
-        while self.waiting:
-            waiter = self.waiting[0]
+        blocked = False  # a waiter ahead did not fit: the rest may only pass it
+        for waiter in sorted(self.waiting):
             if waiter.admitted.done():  # a cancelled waiter left its place without admission
-                heapq.heappop(self.waiting)
                 continue
-            if not self.fits(waiter.weight):
-                return
-            heapq.heappop(self.waiting)
-            waiter.admitted.set_result(self.enter(waiter.weight))
+            if not blocked and self.fits(waiter.weight):
+                waiter.admitted.set_result(self.enter(waiter.weight))
+            elif blocked and self.may_pass(waiter.weight):
+                waiter.passed = True
+                waiter.admitted.set_result(self.enter(waiter.weight, passed=True))
+            else:
+                blocked = True
+        self.waiting = [waiter for waiter in self.waiting if not waiter.admitted.done()]
+        heapq.heapify(self.waiting)
 
 
 class LocalGates:
@@ -129,7 +155,9 @@ class LocalGates:
         gate.limit, gate.count_limit = limit, count_limit
         gate.admit_waiters()  # a raised limit lets waiters in
         if not gate.waiting and gate.fits(weight):
-            return self._hold(name, gate, gate.enter(weight), weight)
+            return self._hold(name, gate, gate.enter(weight), weight, passed=False)
+        if gate.waiting and gate.may_pass(weight):  # those waiting do not fit (admit_waiters)
+            return self._hold(name, gate, gate.enter(weight, passed=True), weight, passed=True)
         if self._queued(name) >= self.max_waiting:
             raise GateFull(name)
         waiter = _Waiter(
@@ -144,7 +172,7 @@ class LocalGates:
         except (TimeoutError, asyncio.CancelledError) as error:
             if waiter.admitted.done() and not waiter.admitted.cancelled():
                 # Admitted just as the wait ended: give the place to the next one.
-                await self._leave(name, gate, weight)
+                await self._leave(name, gate, weight, waiter.passed)
             else:
                 waiter.admitted.cancel()
                 gate.waiting = [w for w in gate.waiting if w is not waiter]
@@ -152,17 +180,16 @@ class LocalGates:
             if isinstance(error, TimeoutError):
                 raise GateTimeout(name) from None
             raise
-        return self._hold(name, gate, current, weight)
+        return self._hold(name, gate, current, weight, waiter.passed)
 
-    def _hold(self, name: str, gate: _Gate, current: int, weight: float) -> Hold:
+    def _hold(self, name: str, gate: _Gate, current: int, weight: float, passed: bool) -> Hold:
         async def release() -> None:
-            await self._leave(name, gate, weight)
+            await self._leave(name, gate, weight, passed)
 
         return Hold(current, release)
 
-    async def _leave(self, name: str, gate: _Gate, weight: float) -> None:
-        gate.inside -= 1
-        gate.load = max(0.0, gate.load - weight) if gate.inside else 0.0
+    async def _leave(self, name: str, gate: _Gate, weight: float, passed: bool) -> None:
+        gate.leave(weight, passed)
         gate.admit_waiters()
         if gate.inside == 0 and not gate.waiting:
             self._gates.pop(name, None)
