@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))  # so `tests.api.server` imports when run as a scr
 import httpx  # noqa: E402
 from tests.api.server import serving  # noqa: E402
 
+from intone.speech.voices import catalog  # noqa: E402
 from report import write_section  # noqa: E402
 
 QUALITY_MODEL = "eleven_multilingual_v2"  # Kokoro
@@ -376,8 +377,15 @@ def target_server(args: argparse.Namespace) -> Iterator[Target]:
         yield Target(args.url.rstrip("/"), args.api_key or os.environ.get("ELEVENLABS_API_KEY", ""))
         return
     env = {name: value for name, _, value in (pair.partition("=") for pair in args.server_env)}
-    with tempfile.TemporaryDirectory() as data, serving(Path(data), env=env) as server:
-        yield Target(server.url, server.api_key)
+    with tempfile.TemporaryDirectory() as data:
+        # Voices are calibrated ahead, as `intone voices calibrate` documents: otherwise the server
+        # calibrates them (and its default voice) in the background while the first scenario runs, and
+        # decodes them whole until then.
+        voices = [args.voice_id, args.fast_voice_id, catalog().default_voice_id]
+        calibrate = [str(Path(sys.executable).parent / "intone"), "voices", "calibrate", *voices]
+        subprocess.run(calibrate, env={**os.environ, **env, "INTONE_DATA_DIR": data}, check=True)
+        with serving(Path(data), env=env) as server:
+            yield Target(server.url, server.api_key)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
