@@ -256,5 +256,7 @@ def test_a_window_granted_two_cores_decodes_the_same(data_dir: Path, chunks) -> 
         assert cores() == 2
         wide = narrow.prepare(request(SENTENCES[2], BLEND))
         first = narrow.decode(wide, 0, 20)
+        whole = narrow.synthesize(request(GLUE, BLEND)).audio  # the measuring model, as short chunks use
     np.testing.assert_array_equal(wide.state.generator_input, prepared.state.generator_input)
     assert np.array_equal(np.concatenate([first, narrow.decode(wide, 20, wide.frames)]), one)
+    assert np.array_equal(whole, narrow.synthesize(request(GLUE, BLEND)).audio)

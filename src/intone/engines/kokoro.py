@@ -91,7 +91,6 @@ _PATCH_VERSION = 1
 # Likewise for the cut (kokoro_graph); the parts in the order the engine loads them.
 _PARTS_VERSION = 1
 _PARTS = ("front", "generator", "measuring")
-_WIDE_PARTS = ("front", "generator")
 # Source STFT steps per frame (hop 5 samples).
 _SOURCE_STEPS = 120
 # Context each side of a window: 6 frames make windows bit-identical to one decode of the whole chunk
@@ -131,12 +130,12 @@ class KokoroEngine:
         self._packs = packs
         models = model_parts(data_dir)
         self._parts = {part: _session(models[part], part, threads) for part in _PARTS}
-        # A window the scheduler grants more cores (engines/cores.py) runs the front and the generator
-        # on sessions with that many threads (the measuring model, for short chunks and calibration,
-        # is not worth their memory). Kokoro's results do not depend on the thread count (bit for bit,
+        # A window the scheduler grants more cores (engines/cores.py) runs on sessions with that many
+        # threads: the measuring model too, which decodes short chunks whole ("Hi there." first audio
+        # 315 ms instead of 440). Kokoro's results do not depend on the thread count (bit for bit,
         # tested), so windows decoded either way join seamlessly.
         self._wide_parts = (
-            {part: _session(models[part], part, cores.WIDEST) for part in _WIDE_PARTS}
+            {part: _session(models[part], part, cores.WIDEST) for part in _PARTS}
             if threads < cores.WIDEST <= (os.cpu_count() or 1)
             else {}
         )
