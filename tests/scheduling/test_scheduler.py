@@ -282,3 +282,49 @@ def test_a_due_step_gets_a_second_core_only_while_another_worker_is_idle():
         with granted(5):
             assert cores() == 2  # no engine splits a call further
     assert cores() == 1
+
+
+def test_among_due_steps_of_one_priority_a_first_window_goes_before_a_late_one(scheduler):
+    release = _occupy(scheduler)
+    now = time.monotonic()
+    order: list[str] = []
+    futures = [
+        scheduler.submit(lambda n=name: order.append(n), deadline=deadline, priority=priority, first=first)
+        for name, deadline, priority, first in [
+            ("late", now - 1.0, 0, False),  # a listener about to run out
+            ("new", now, 0, True),  # a listener with nothing yet
+            ("late, higher priority", now - 0.5, 1, False),
+        ]
+    ]
+    release.set()
+    for future in futures:
+        future.result(5)
+    assert order == ["late, higher priority", "new", "late"]
+
+
+def test_only_steps_run_beside_busy_workers_measure_speed():
+    scheduler = Scheduler(2)
+    try:
+        job = Job(scheduler, 0, Playback(live=False), engine="piper")
+
+        def window() -> float:
+            time.sleep(0.02)
+            return 1.0
+
+        deadline = time.monotonic() + 5
+        while scheduler._idle < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        before = scheduler.speeds.factor("piper")
+        for _ in range(5):  # not yet due, so one core, but the other worker idles
+            ahead = time.monotonic() + 10
+            scheduler.submit(window, deadline=ahead, measure=lambda seconds: ("piper", seconds)).result(5)
+        assert scheduler.speeds.factor("piper") == before
+        release, running = threading.Event(), threading.Event()
+        scheduler.submit(lambda: (running.set(), release.wait(10)))
+        assert running.wait(5)
+        for _ in range(5):  # the other worker is busy: as admission sees a full machine
+            job.submit(window, lambda seconds: seconds).result(5)
+        release.set()
+        assert scheduler.speeds.factor("piper") != before
+    finally:
+        scheduler.shutdown()

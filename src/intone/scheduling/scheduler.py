@@ -38,6 +38,7 @@ class _Step:
     priority: int
     order: int
     job: Job | None = None
+    first: bool = False  # the listener has no audio yet: a request's first window
     # Engine and seconds of audio the result holds, for the engine's measured speed.
     measure: Callable[[Any], tuple[str, float]] | None = None
     submitted: float = field(default_factory=time.monotonic)
@@ -52,8 +53,8 @@ class _Step:
             if now < self.submitted + BACKGROUND_PATIENCE:
                 return (2, 0, self.order)
             deadline, priority = self.submitted + BACKGROUND_PATIENCE, -(2**31)
-        if deadline <= now:  # already due: equally urgent, priority decides
-            return (0, -priority, deadline, self.order)
+        if deadline <= now:  # already due: priority decides, then a listener with no audio yet
+            return (0, -priority, not self.first, deadline, self.order)
         return (1, deadline, -priority, self.order)
 
 
@@ -85,8 +86,10 @@ class Scheduler:
         priority: int = 0,
         job: Job | None = None,
         measure: Callable[[T], tuple[str, float]] | None = None,
+        first: bool = False,
     ) -> Future[T]:
-        """Queues `run`; due at `deadline` (monotonic seconds; None: now; BACKGROUND: when idle)."""
+        """Queues `run`; due at `deadline` (monotonic seconds; None: now; BACKGROUND: when idle).
+        `first`: a listener waits for its first audio; among due steps of one priority it goes first."""
         future: Future[T] = Future()
         step = _Step(
             run,
@@ -95,6 +98,7 @@ class Scheduler:
             priority,
             next(self._order),
             job,
+            first,
             measure,
         )
         with self._ready:
@@ -131,8 +135,9 @@ class Scheduler:
         for thread in self._threads:
             thread.join()
 
-    def _next(self) -> tuple[_Step, int] | None:
-        """The most urgent step, removed from the queue, and the cores it may use; None once shut down.
+    def _next(self) -> tuple[_Step, int, bool] | None:
+        """The most urgent step, removed from the queue, the cores it may use, and whether every other
+        worker is busy; None once shut down.
 
         A step already due gets a second core while another worker is idle: on a quiet server a new
         request's first window comes sooner. Steps ahead of their deadline and background work get one.
@@ -151,23 +156,23 @@ class Scheduler:
                     if step.background:
                         self._background_running = True
                     due = not step.background and step.deadline <= now
-                    return step, 1 + (self._idle if due else 0)
+                    return step, 1 + (self._idle if due else 0), self._idle == 0
                 self._idle += 1
                 self._ready.wait()
                 self._idle -= 1
 
     def _work(self) -> None:
         while (picked := self._next()) is not None:
-            step, cores = picked
+            step, cores, crowded = picked
             try:
-                self._run(step, cores)
+                self._run(step, cores, crowded)
             finally:
                 if step.background:
                     with self._ready:
                         self._background_running = False
                         self._ready.notify()
 
-    def _run(self, step: _Step, cores: int) -> None:
+    def _run(self, step: _Step, cores: int, crowded: bool) -> None:
         if not step.future.set_running_or_notify_cancel():
             return
         began = time.perf_counter()
@@ -178,8 +183,10 @@ class Scheduler:
             step.future.set_exception(error)
             return
         busy = time.perf_counter() - began
-        # Speeds are per core: a step that may have used more says less about them.
-        if step.measure is not None and cores == 1:
+        # Speeds size admission, which matters when every worker is busy; workers running side by side
+        # are slower than one alone (they share caches and memory bandwidth), so only steps run beside
+        # busy workers, on one core, measure them.
+        if step.measure is not None and cores == 1 and crowded:
             engine, audio = step.measure(result)
             self.speeds.record(engine, busy, audio)
         step.future.set_result(result)
@@ -203,12 +210,14 @@ class Job:
 
     def submit(self, run: Callable[[], T], seconds: Callable[[T], float]) -> Future[T]:
         """Queues one step due at the playback deadline; `seconds(result)` is the audio it made."""
+        deadline = self.playback.deadline(time.monotonic())  # restarts a listener who ran out
         return self.scheduler.submit(
             run,
-            deadline=self.playback.deadline(time.monotonic()),
+            deadline=deadline,
             priority=self.priority,
             job=self,
             measure=lambda result: (self.engine, seconds(result)),
+            first=self.playback.started is None,
         )
 
     async def iterate(self, steps: Iterator[T], seconds: Callable[[T], float]) -> AsyncIterator[T]:

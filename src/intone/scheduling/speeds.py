@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 
-# Real-time factors measured with one thread per engine (docs/benchmarks.md), until steps are measured.
-PRIORS = {"kokoro": 0.35, "piper": 0.06, "espeak": 0.01}
+# Real-time factors with one thread per engine while every worker is busy, until steps are measured:
+# saturated throughput on 2 cores was 4.5-5.2 s of Kokoro audio and 31-32 s of Piper audio per second
+# (docs/benchmarks.md).
+PRIORS = {"kokoro": 0.4, "piper": 0.065, "espeak": 0.01}
 UNKNOWN_ENGINE = 0.5
 # Each measured step moves the estimate this far, weighted by the audio it made (a step of one second of
 # audio moves it by this much).
