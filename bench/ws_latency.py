@@ -34,11 +34,16 @@ from tests.api.server import serving  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+from intone.engines.registry import EngineSet  # noqa: E402
+from intone.speech.synthesizer import SpeechRequest, Synthesizer  # noqa: E402
 from report import write_section  # noqa: E402
 
-VOICE = "JBFqnCBsd6RMkjVDRZzb"
+# George (British man) runs on Kokoro on every model; Roger (American man) on Piper on the fast models.
+GEORGE = "JBFqnCBsd6RMkjVDRZzb"
+ROGER = "CwhRBWXzGAHq8TQ4Fs17"
 ENGLISH = "The birch canoe slid on the smooth planks, and the sun was warm on the water."
 FRENCH = "Le canot de bouleau glissait sur les planches lisses, et il faisait beau."
+DUTCH = "De kano van berkenhout gleed over de gladde planken, en het was mooi weer."  # no Kokoro pack
 ROUNDS = 5
 TIMEOUT = 60.0  # seconds to wait for any one message; far above the slowest engine's sentence
 
@@ -49,13 +54,28 @@ class Case:
     model_id: str
     text: str
     language: str | None = None
+    voice: str = GEORGE
 
 
 CASES = (
     Case("Kokoro (eleven_multilingual_v2)", "eleven_multilingual_v2", ENGLISH),
-    Case("Piper (eleven_flash_v2_5)", "eleven_flash_v2_5", ENGLISH),
-    Case("espeak-ng (eleven_multilingual_v2, fr)", "eleven_multilingual_v2", FRENCH, language="fr"),
+    Case("Kokoro, French", "eleven_multilingual_v2", FRENCH, language="fr"),
+    Case("Piper (eleven_flash_v2_5)", "eleven_flash_v2_5", ENGLISH, voice=ROGER),
+    Case("espeak-ng (eleven_multilingual_v2, nl)", "eleven_multilingual_v2", DUTCH, language="nl"),
 )
+
+
+def calibrate(data_dir: Path) -> None:
+    """Prepares every case's voice for windowed decoding in the server's data directory, as
+    `intone voices calibrate` would, so no round runs beside a background calibration."""
+    synthesizer = Synthesizer(EngineSet(data_dir))
+    for case in CASES:
+        request = SpeechRequest(case.text, case.voice, case.model_id, language=case.language)
+        plan = synthesizer.plan(request)
+        synthesizer.engines.get(plan.engine)
+        work = synthesizer.calibration(plan)
+        if work is not None:
+            work()
 
 
 @dataclass
@@ -120,7 +140,7 @@ async def one_round(url: str, key: str, case: Case) -> Round:
     def final(messages: list[dict[str, Any]]) -> bool:
         return bool(messages[-1].get("isFinal"))
 
-    address = f"{url}/v1/text-to-speech/{VOICE}/stream-input?{urlencode(query)}"
+    address = f"{url}/v1/text-to-speech/{case.voice}/stream-input?{urlencode(query)}"
     async with connect(address, additional_headers={"xi-api-key": key}) as ws:
         arrivals = Arrivals()
         reader = asyncio.create_task(arrivals.read(ws))
@@ -167,6 +187,7 @@ def row(case: Case, rounds: list[Round]) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         (Path(data) / "server").mkdir()
+        calibrate(Path(data) / "server")
         with serving(Path(data) / "server") as server:
             url = server.url.replace("http://", "ws://", 1)
             rows = [row(case, asyncio.run(run(url, server.api_key, case))) for case in CASES]
@@ -176,7 +197,7 @@ def main() -> None:
             "",
             f"`python bench/ws_latency.py`, {datetime.date.today()}, {os.cpu_count()} cores.",
             "",
-            "`/v1/text-to-speech/{voice_id}/stream-input` (mp3_44100_128, voice JBFqnCBsd6RMkjVDRZzb,",
+            "`/v1/text-to-speech/{voice_id}/stream-input` (mp3_44100_128, voice George, Roger on Piper,",
             "default chunk length schedule) over ws:// on loopback. Each run: a fresh socket, the init",
             "message, one sentence sent word by word with the last word carrying `flush: true` (the sentence",
             "is shorter than the schedule's first chunk, so synthesis starts at the flush); once the whole",
