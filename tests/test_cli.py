@@ -86,8 +86,9 @@ def test_say_errors_are_clear(tmp_path, capsys, args, message):
 
 
 def test_say_refuses_empty_and_overlong_text(tmp_path, capsys):
-    assert main(["say", "  ", "-o", str(tmp_path / "x.mp3")]) == 2
-    assert "empty" in capsys.readouterr().err
+    for text in ("  ", "🙂 \u200b"):
+        assert main(["say", text, "-o", str(tmp_path / "x.mp3")]) == 2
+        assert "nothing to speak" in capsys.readouterr().err
     assert main(["say", "a" * 5001, "-o", str(tmp_path / "x.mp3"), "--model", "eleven_v3"]) == 2
     assert "at most 5000 characters" in capsys.readouterr().err
 
