@@ -66,11 +66,12 @@ CASES = (
 
 
 def calibrate(data_dir: Path) -> None:
-    """Prepares every case's voice for windowed decoding in the server's data directory, as
-    `intone voices calibrate` would, so no round runs beside a background calibration."""
+    """Prepares every case's voice, and the server's default voice (which it calibrates after start-up),
+    for windowed decoding in the server's data directory, as `intone voices calibrate` would, so no
+    round runs beside a background calibration."""
     synthesizer = Synthesizer(EngineSet(data_dir))
-    for case in CASES:
-        request = SpeechRequest(case.text, case.voice, case.model_id, language=case.language)
+    requests = [SpeechRequest(case.text, case.voice, case.model_id, language=case.language) for case in CASES]
+    for request in [*requests, SpeechRequest("Ready.", language="en")]:
         plan = synthesizer.plan(request)
         synthesizer.engines.get(plan.engine)
         work = synthesizer.calibration(plan)
