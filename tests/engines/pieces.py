@@ -22,6 +22,25 @@ BIRCH = (
     (".", "."),
 )
 
+GLUE = (
+    ("Glue", "ɡlˈuː"),
+    (" ", " "),
+    ("the", "ðə"),
+    (" ", " "),
+    ("sheet", "ʃˈiːt"),
+    (" ", " "),
+    ("to", "tə"),
+    (" ", " "),
+    ("the", "ðə"),
+    (" ", " "),
+    ("dark", "dˈɑːɹk"),
+    (" ", " "),
+    ("blue", "blˈuː"),
+    (" ", " "),
+    ("background", "bˈækɡɹaʊnd"),
+    (".", "."),
+)
+
 
 def build(pieces: tuple[tuple[str, str], ...]) -> tuple[str, tuple[Unit, ...]]:
     """Text and units from (text, phonemes) pieces; pieces with no phonemes become gaps."""

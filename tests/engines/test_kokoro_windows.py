@@ -16,7 +16,7 @@ from intone.engines.kokoro import SAMPLES_PER_FRAME, KokoroEngine
 from intone.engines.voice_packs import VoicePacks, default_dir
 from tests.utils.windows import join_jump, largest_jump, log_mel_distance
 
-from .pieces import BIRCH, build
+from .pieces import BIRCH, GLUE, build
 
 pytestmark = pytest.mark.slow
 PACKS = VoicePacks(default_dir())
@@ -24,26 +24,9 @@ HEART = VoiceRealization(packs=(("af_heart", 1.0),))
 BLEND = VoiceRealization(packs=(("bm_george", 0.7), ("bm_lewis", 0.3)))
 CALIBRATED = (HEART, BLEND)
 
-# espeak-ng en-us IPA. Two short chunks besides the birch sentence, so that the chunks sit at
-# different style rows (45, 48 and 89 phoneme ids), where statistics are interpolated differently.
-GLUE = (
-    ("Glue", "ɡlˈuː"),
-    (" ", " "),
-    ("the", "ðə"),
-    (" ", " "),
-    ("sheet", "ʃˈiːt"),
-    (" ", " "),
-    ("to", "tə"),
-    (" ", " "),
-    ("the", "ðə"),
-    (" ", " "),
-    ("dark", "dˈɑːɹk"),
-    (" ", " "),
-    ("blue", "blˈuː"),
-    (" ", " "),
-    ("background", "bˈækɡɹaʊnd"),
-    (".", "."),
-)
+# espeak-ng en-us IPA. Two short chunks (GLUE and this one) besides the birch sentence, so that the
+# chunks sit at different style rows (45, 48 and 89 phoneme ids), where statistics are interpolated
+# differently.
 QUESTION = (
     ("What", "wˌʌt"),
     (" ", " "),

@@ -25,7 +25,7 @@ from intone.engines.piper import _FLOW_MASK, PiperEngine, _ones
 from intone.engines.registry import EngineSet
 from tests.utils.windows import join_jump, largest_jump, log_mel_distance, snr_db
 
-from .pieces import BIRCH, build
+from .pieces import BIRCH, GLUE, build
 
 pytestmark = pytest.mark.slow
 
@@ -33,24 +33,6 @@ MIN_SNR_DB = 100.0
 MAX_LOG_MEL_DB = 0.001
 SEED = 5
 
-GLUE = (
-    ("Glue", "ɡlˈuː"),
-    (" ", " "),
-    ("the", "ðə"),
-    (" ", " "),
-    ("sheet", "ʃˈiːt"),
-    (" ", " "),
-    ("to", "tə"),
-    (" ", " "),
-    ("the", "ðə"),
-    (" ", " "),
-    ("dark", "dˈɑːɹk"),
-    (" ", " "),
-    ("blue", "blˈuː"),
-    (" ", " "),
-    ("background", "bˈækɡɹaʊnd"),
-    (".", "."),
-)
 CHICKEN = (
     ("These", "ðiːz"),
     (" ", " "),
