@@ -31,6 +31,7 @@ from intone.api import errors, history, keys, models, stream_input, text_to_spee
 from intone.api.local_only import LocalOnly
 from intone.api.state import Services, TokenStore
 from intone.cluster.gates import RedisGates
+from intone.cluster.health import RedisHealth
 from intone.cluster.tokens import RedisTokens
 from intone.config import Settings
 from intone.engines.registry import EngineSet
@@ -44,6 +45,7 @@ log = logging.getLogger("intone")
 
 REQUEST_ID_HEADER = "request-id"
 PRUNE_INTERVAL_S = 3600
+REDIS_TIMEOUT_S = 5.0
 
 
 class RequestId:
@@ -115,15 +117,21 @@ async def _prune_history(store: Store) -> None:
 
 
 @asynccontextmanager
-async def _shared_state(settings: Settings, store: Store) -> AsyncIterator[tuple[Gates, TokenStore]]:
+async def _shared_state(
+    settings: Settings, store: Store
+) -> AsyncIterator[tuple[Gates, TokenStore, RedisHealth | None]]:
     """Per-key concurrency and single-use tokens: in Redis when replicas share them, else local."""
     if settings.redis_url is None:
-        yield LocalGates(settings.max_queued_requests), store.tokens
+        yield LocalGates(settings.max_queued_requests), store.tokens, None
         return
-    shared = redis.asyncio.Redis.from_url(settings.redis_url)
-    tokens = redis.Redis.from_url(settings.redis_url)
+    # Timeouts, so that a Redis host that swallows packets fails requests with a 503 instead of hanging them.
+    timeouts = {"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S}
+    shared = redis.asyncio.Redis.from_url(settings.redis_url, **timeouts)
+    tokens = redis.Redis.from_url(settings.redis_url, **timeouts)
+    health = RedisHealth(shared, settings.redis_url)
+    await health.check_at_start()
     try:
-        yield RedisGates(shared, settings.max_queued_requests), RedisTokens(tokens)
+        yield RedisGates(shared, settings.max_queued_requests), RedisTokens(tokens), health
     finally:
         await shared.aclose()
         tokens.close()
@@ -139,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.migrate()
         pruning = asyncio.create_task(_prune_history(store), name="history pruning")
         scheduler = Scheduler(settings.engine_workers)
-        async with _shared_state(settings, store) as (key_gates, token_store):
+        async with _shared_state(settings, store) as (key_gates, token_store, redis_health):
             admission = Admission(
                 key_gates,
                 LocalGates(settings.max_queued_requests),
@@ -158,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 tokens=token_store,
                 scheduler=scheduler,
                 previews=Previews(synthesizer, settings.data_dir / "previews"),
+                redis=redis_health,
             )
             app.state.services = svc
             if settings.warm_up:
@@ -196,8 +205,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/ready", tags=["service"], summary="The engines are loaded and requests are answered at speed")
     async def ready(request: Request) -> JSONResponse:
-        if request.app.state.services.ready.is_set():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "loading"}, status_code=503)
+        svc: Services = request.app.state.services
+        if not svc.ready.is_set():
+            return JSONResponse({"status": "loading"}, status_code=503)
+        if svc.redis is not None and not await svc.redis.answers():
+            return JSONResponse({"status": "redis_unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     return app

@@ -26,6 +26,7 @@ from intone.api.errors import ApiError
 from intone.api.grants import grant
 from intone.api.state import Services
 from intone.audio.formats import OutputFormat
+from intone.cluster.health import RedisUnavailable
 from intone.rendering import Piece, Renderer, piece_seconds
 from intone.speech.alignment import Alignment
 from intone.speech.errors import EngineUnavailable, SpeechError
@@ -144,7 +145,7 @@ class RealtimeStream:
                 elif speakable(item):  # a segment with nothing to speak is skipped, uncharged
                     await self._speak(item)
                 self._working = False
-        except EngineUnavailable as error:  # the server's fault: said as such, with what fixes it
+        except (EngineUnavailable, RedisUnavailable) as error:  # the server's fault, said with what fixes it
             log.error("a realtime stream cannot synthesize: %s", error.message)
             await self._fail(error.status, error.message, INTERNAL_ERROR)
         # A request the plan refused; over quota or no place in time; the key disabled or deleted meanwhile.

@@ -13,6 +13,7 @@ from fastapi import Request
 
 from intone.admission.admission import Admission
 from intone.api.schemas import VoiceSettings
+from intone.cluster.health import RedisHealth
 from intone.config import Settings
 from intone.previews import Previews
 from intone.scheduling.playback import Playback
@@ -42,6 +43,7 @@ class Services:
     tokens: TokenStore
     scheduler: Scheduler  # all engine work of this process, by playback deadline and priority
     previews: Previews
+    redis: RedisHealth | None = None  # set when replicas share Redis: /ready asks it
     ready: threading.Event = field(default_factory=threading.Event)
     _calibrating: set[tuple[str, str, str]] = field(default_factory=set)
 

@@ -27,6 +27,7 @@ import time
 import redis.asyncio as redis
 
 from intone.admission.gates import GateFull, GateTimeout, Hold
+from intone.cluster.health import needing_redis
 
 log = logging.getLogger("intone.cluster")
 
@@ -120,26 +121,29 @@ class RedisGates:
         return [f"{base}:holders", f"{base}:queue", f"{base}:leases", f"{base}:limit"]
 
     async def inside(self, name: str) -> int:
-        return int((await self._count(keys=self._keys(name)[:3]))[0])
+        with needing_redis():
+            return int((await self._count(keys=self._keys(name)[:3]))[0])
 
     async def waiting(self, name: str) -> int:
-        return int((await self._count(keys=self._keys(name)[:3]))[1])
+        with needing_redis():
+            return int((await self._count(keys=self._keys(name)[:3]))[1])
 
     async def acquire(self, name: str, limit: int, priority: int, deadline: float) -> Hold:
         keys = self._keys(name)
-        arrival = await self._client.incr(self._prefix + "arrivals")
-        ticket = f"{arrival:020d}-{secrets.token_hex(4)}"
-        try:
-            current = await self._wait(name, keys, ticket, limit, priority, deadline)
-        except GateFull:
-            raise  # never queued
-        except BaseException:
-            # Timed out, cancelled, or Redis failed after the script ran: leave the queue (or the place
-            # just given). Shielded, so a second cancellation cannot leave the ticket there until its
-            # lease runs out.
-            with contextlib.suppress(redis.RedisError):
-                await asyncio.shield(self._leave(keys, ticket))
-            raise
+        with needing_redis():
+            arrival = await self._client.incr(self._prefix + "arrivals")
+            ticket = f"{arrival:020d}-{secrets.token_hex(4)}"
+            try:
+                current = await self._wait(name, keys, ticket, limit, priority, deadline)
+            except GateFull:
+                raise  # never queued
+            except BaseException:
+                # Timed out, cancelled, or Redis failed after the script ran: leave the queue (or the place
+                # just given). Shielded, so a second cancellation cannot leave the ticket there until its
+                # lease runs out.
+                with contextlib.suppress(redis.RedisError):
+                    await asyncio.shield(self._leave(keys, ticket))
+                raise
         renewal = asyncio.create_task(self._keep(keys[0], ticket), name=f"gate lease {name}")
         self._held[ticket] = (keys, renewal)
 

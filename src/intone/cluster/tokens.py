@@ -8,6 +8,7 @@ from datetime import timedelta
 import redis
 
 from intone.accounts.secrets import TOKEN_PREFIX, hash_secret, new_secret
+from intone.cluster.health import needing_redis
 
 
 class RedisTokens:
@@ -23,9 +24,10 @@ class RedisTokens:
 
     def issue(self, key_id: str, token_type: str, ttl: timedelta) -> str:
         token = new_secret(TOKEN_PREFIX)
-        self._client.set(
-            self._key(token), json.dumps([key_id, token_type]), px=ttl // timedelta(milliseconds=1)
-        )
+        with needing_redis():
+            self._client.set(
+                self._key(token), json.dumps([key_id, token_type]), px=ttl // timedelta(milliseconds=1)
+            )
         return token
 
     def redeem(self, token: str) -> tuple[str, str] | None:
@@ -33,7 +35,8 @@ class RedisTokens:
 
         GETDEL reads and deletes in one command, so of two redeemers racing for one token only one gets it.
         """
-        value = self._client.getdel(self._key(token))
+        with needing_redis():
+            value = self._client.getdel(self._key(token))
         if value is None:
             return None
         key_id, token_type = json.loads(value)
