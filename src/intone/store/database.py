@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 import time
+
+if sys.platform != "win32":
+    import fcntl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +28,7 @@ from intone.store.tables import Base, InstallationRow
 from intone.store.tokens import Tokens
 from intone.store.usage import Usage
 from intone.store.voice_settings import VoiceSettings
+from intone.store.writing import WRITE_LOCK
 
 UpsertFactory = Callable[[type[Base]], sqlite.Insert | postgresql.Insert]
 
@@ -29,8 +36,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # How long a SQLite connection waits for another one's lock before giving up.
 _BUSY_TIMEOUT_S = 5.0
-# Execution option asking the SQLite "begin" hook to take the write lock up front.
-_WRITE_LOCK = "intone_write_lock"
+# Where a connection keeps the descriptor of the write queue's lock file while its transaction writes.
+_QUEUE_FD = "intone_write_queue_fd"
 # Arbitrary key for the PostgreSQL advisory lock that serializes migrations across processes.
 _MIGRATION_LOCK_KEY = 0x1D70E
 
@@ -50,7 +57,9 @@ class Store:
             memory = database in (None, "", ":memory:")
             pool = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
             self._engine = create_engine(parsed, **pool)
-            _tune_sqlite(self._engine)
+            # Only a file that other processes can open needs the queue; flock does not exist on Windows.
+            queue = None if memory or database.startswith("file:") or sys.platform == "win32" else database
+            _tune_sqlite(self._engine, queue and Path(f"{queue}-lock"))
         else:
             self._engine = create_engine(parsed, pool_pre_ping=True)
         insert = _upsert_factory(self._engine.dialect.name)
@@ -69,7 +78,7 @@ class Store:
         config = Config()
         # The value goes through ConfigParser interpolation, where a bare % in the path would be an error.
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-        with self._engine.connect() as conn, conn.execution_options(**{_WRITE_LOCK: True}).begin():
+        with self._engine.connect() as conn, conn.execution_options(**{WRITE_LOCK: True}).begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             # env.py runs on this connection, inside this transaction, instead of opening its own.
@@ -95,7 +104,21 @@ def _upsert_factory(dialect: str) -> UpsertFactory:
     raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, queue: Path | None) -> None:
+    """SQLite settings for every connection, and the order writers take the write lock in.
+
+    Transactions that write (opened through `writing.writer`) start with BEGIN IMMEDIATE, which takes
+    SQLite's write lock at once: a deferred transaction that read first could not wait for it later (it
+    fails at once when another connection committed meanwhile). Reads stay plain BEGIN: in WAL mode they
+    never wait for a writer, and the key lookup of every request is one.
+
+    SQLite's busy handler waits for the lock by polling with sleeps of up to 100 ms, which is not fair:
+    with dozens of writers in several processes (`--workers 2`, or two servers on one directory) one could
+    lose every poll until the busy timeout ran out and its request failed with "database is locked". So
+    writers first queue on an flock of the `queue` file, which the kernel hands over without polling; the
+    SQLite lock then only waits for the previous writer's COMMIT.
+    """
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # sqlite3's legacy transaction control never emits BEGIN before SELECT or DDL; switch it off and let
@@ -111,10 +134,35 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE makes a concurrent migrator wait for the lock; a deferred transaction that read first
-        # would instead fail when it tries to write after the other one committed.
-        immediate = conn.get_execution_options().get(_WRITE_LOCK, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not conn.get_execution_options().get(WRITE_LOCK, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if queue is not None:
+            fd = os.open(queue, os.O_RDWR | os.O_CREAT, 0o600)
+            conn.info[_QUEUE_FD] = fd
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _leave_queue(conn.info)
+            raise
+
+    # Both fire just before the COMMIT or ROLLBACK, which the next writer's busy handler then waits for.
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Connection) -> None:
+        _leave_queue(conn.info)
+
+    # A connection going back to the pool (or away) without either must not keep every writer waiting.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        _leave_queue(record.info)
+
+
+def _leave_queue(info: dict[Any, Any]) -> None:
+    fd = info.pop(_QUEUE_FD, None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases its flock
 
 
 def _enable_wal(cursor: DBAPICursor) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 
 from intone.store.strings import storable
 from intone.store.tables import HistoryRow
+from intone.store.writing import writer
 
 
 class UnknownRequestIds(Exception):
@@ -170,7 +171,7 @@ class History:
         owner's items, the new one's included."""
         now = self._clock()
         row = asdict(item) | {"created_at": now, "audio_size": len(item.audio)}
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             conn.execute(insert(HistoryRow).values(**row))
             self._prune(conn, item.owner, now)
 
@@ -187,7 +188,7 @@ class History:
             found = conn.execute(owners).scalars().all()
         dropped = 0
         for owner in found:
-            with self._engine.begin() as conn:
+            with writer(self._engine).begin() as conn:
                 dropped += self._prune(conn, owner, now)
         return dropped
 
@@ -283,7 +284,7 @@ class History:
         stmt = delete(HistoryRow).where(
             HistoryRow.owner == owner, HistoryRow.history_item_id == history_item_id
         )
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             return conn.execute(stmt).rowcount == 1
 
     def _items(self, owner: str) -> Select[Any]:

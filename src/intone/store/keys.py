@@ -13,6 +13,7 @@ from intone.accounts.scopes import Scope
 from intone.accounts.secrets import KEY_PREFIX, hash_secret, hint, new_id, new_secret
 from intone.store.strings import storable
 from intone.store.tables import ApiKeyRow, HistoryRow
+from intone.store.writing import writer
 
 # The largest quota the BigInteger column holds (PostgreSQL's bigint; SQLite's integers are as wide).
 CHARACTER_LIMIT_MAX = 2**63 - 1
@@ -78,7 +79,7 @@ class Keys:
             created_at=datetime.now(UTC),
         )
         key = ApiKey.of(row)
-        with Session(self._engine) as session, session.begin():
+        with Session(writer(self._engine)) as session, session.begin():
             session.add(row)
         return key, secret
 
@@ -115,7 +116,7 @@ class Keys:
         if "character_limit" in changes and changes["character_limit"] is None:
             values["character_limit"] = None
         if values:
-            with self._engine.begin() as conn:
+            with writer(self._engine).begin() as conn:
                 conn.execute(update(ApiKeyRow).where(ApiKeyRow.key_id == key_id).values(**values))
         return self.get(key_id)
 
@@ -124,7 +125,7 @@ class Keys:
         such key."""
         if not storable(key_id):
             return False
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             if conn.execute(delete(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).rowcount != 1:
                 return False
             # No one could read these items again, yet their audio may take up to the whole size limit.

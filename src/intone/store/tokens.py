@@ -8,6 +8,7 @@ from sqlalchemy import Engine, delete
 
 from intone.accounts.secrets import TOKEN_PREFIX, hash_secret, new_secret
 from intone.store.tables import SingleUseTokenRow
+from intone.store.writing import writer
 
 
 class Tokens:
@@ -17,7 +18,7 @@ class Tokens:
     def issue(self, key_id: str, token_type: str, ttl: timedelta) -> str:
         token = new_secret(TOKEN_PREFIX)
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             # Spent tokens are deleted when redeemed; expired ones unredeemed go here.
             conn.execute(delete(SingleUseTokenRow).where(SingleUseTokenRow.expires_at < now))
             conn.execute(
@@ -37,7 +38,7 @@ class Tokens:
             .where(SingleUseTokenRow.token_hash == hash_secret(token))
             .returning(SingleUseTokenRow.key_id, SingleUseTokenRow.token_type, SingleUseTokenRow.expires_at)
         )
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             row = conn.execute(stmt).first()
         if row is None:
             return None

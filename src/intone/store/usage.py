@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, select
 
 from intone.store.tables import UsageRow
+from intone.store.writing import writer
 
 if TYPE_CHECKING:
     from intone.store.database import UpsertFactory
@@ -29,7 +30,7 @@ class Usage:
             index_elements=[UsageRow.subject],
             set_={"characters": UsageRow.characters + stmt.excluded.characters, "updated_at": now},
         ).returning(UsageRow.characters)
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             return conn.execute(stmt).scalar_one()
 
     def charge(self, subject: str, characters: int, limit: int | None) -> int | None:
@@ -50,7 +51,7 @@ class Usage:
             set_={"characters": UsageRow.characters + stmt.excluded.characters, "updated_at": now},
             where=UsageRow.characters + stmt.excluded.characters <= limit,
         ).returning(UsageRow.characters)
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             return conn.execute(stmt).scalar()
 
     def get(self, subject: str) -> int:

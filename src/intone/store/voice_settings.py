@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, func, select
 
 from intone.store.tables import VoiceSettingsRow
+from intone.store.writing import writer
 
 if TYPE_CHECKING:
     from intone.store.database import UpsertFactory
@@ -44,7 +45,7 @@ class VoiceSettings:
         row = self._row(values)
         stmt = self._insert(VoiceSettingsRow).values(voice_id=voice_id, **row)
         stmt = stmt.on_conflict_do_update(index_elements=[VoiceSettingsRow.voice_id], set_=row)
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             conn.execute(stmt)
 
     def merge(self, voice_id: str, values: VoiceSettingsValues) -> None:
@@ -59,7 +60,7 @@ class VoiceSettings:
         stmt = stmt.on_conflict_do_update(
             index_elements=[VoiceSettingsRow.voice_id], set_=kept | {"updated_at": row["updated_at"]}
         )
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:
             conn.execute(stmt)
 
     @staticmethod
