@@ -21,13 +21,17 @@ import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intone import private, redaction
 from intone.admission.admission import Admission
 from intone.admission.gates import Gates, LocalGates
 from intone.api import errors, history, keys, models, stream_input, text_to_speech, tokens, user, voices
+from intone.api.auth import needs_key
+from intone.api.body_limit import BodyLimit
 from intone.api.local_only import LocalOnly
 from intone.api.state import Services, TokenStore
 from intone.cluster.gates import RedisGates
@@ -95,6 +99,10 @@ def _warm_up(svc: Services) -> None:
         return
     svc.ready.set()
     svc.calibrate_soon(synthesizer.plan(_WARM_UP[0]))
+
+
+def _needs_key(route: BaseRoute) -> bool:
+    return isinstance(route, APIRoute) and needs_key(route.dependant)
 
 
 def _retention(settings: Settings) -> Retention:
@@ -192,12 +200,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     redaction.install()
+    modules = (text_to_speech, stream_input, models, voices, user, history, tokens, keys)
+    routers = [*(module.router for module in modules), voices.previews_router]
+    # With auth on, a request to one of these that sends no key is refused before its body is read.
+    keyed = [route for router in routers for route in router.routes if _needs_key(route)]
+    # Middleware added first runs last: the body limit, then LocalOnly, inside RequestId, so that every
+    # refusal carries a request-id.
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, keyed=keyed if settings.auth == "required" else []
+    )
     if settings.auth == "off":
-        app.add_middleware(LocalOnly)  # added first, so its refusals carry a request-id too
+        app.add_middleware(LocalOnly)
     app.add_middleware(RequestId)
-    for module in (text_to_speech, stream_input, models, voices, user, history, tokens, keys):
-        app.include_router(module.router)
-    app.include_router(voices.previews_router)
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/health", tags=["service"], summary="The process is up")
     async def health() -> dict[str, str]:

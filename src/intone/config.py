@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     max_queued_requests: int = Field(
         default=100, ge=0, description="Requests that may wait at once per key and group, and per server."
     )
+    max_body_bytes: int = Field(
+        default=4 << 20,
+        ge=1,
+        description="The largest HTTP request body accepted, in bytes; a larger one gets 413 before it is "
+        "read. The largest legitimate body is a 40,000-character text with previous_text and next_text as "
+        "long: 120,000 characters, at most 12 bytes each as JSON escapes of a surrogate pair (4 as UTF-8), "
+        "so 1.44 MB; 4 MiB leaves room for the other fields and margin.",
+    )
     history_max_audio_mb: float = Field(
         default=1024, ge=0, description="Audio kept in each key's history, in MB; the oldest goes first."
     )

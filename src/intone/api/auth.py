@@ -1,17 +1,20 @@
 """Who is calling: the API key (or single-use token) behind a request, and whether it may.
 
 HTTP requests carry the key in `xi-api-key`. A missing, unknown or disabled key is a 401
-`invalid_api_key`; a key without the endpoint's scope is a 403 `missing_permissions`. With auth off
-(loopback only), a request without a key is the local account's; one with a key is still that key's.
+`invalid_api_key` (with no key at all, before the body is read: `body_limit.py`); a key without the
+endpoint's scope is a 403 `missing_permissions`. With auth off (loopback only), a request without a
+key is the local account's; one with a key is still that key's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from starlette.datastructures import Headers
 
 from intone.accounts.caller import LOCAL_SUBJECT, Caller
 from intone.accounts.scopes import DEFAULT_SCOPES, Scope
@@ -21,6 +24,9 @@ from intone.api.state import Services, services
 from intone.store.keys import ApiKey
 
 TTS_WEBSOCKET = "tts_websocket"
+
+# The dependencies `require` made: a route that has one needs a key (see `needs_key`).
+_KEY_CHECKS: set[Callable[..., Any]] = set()
 
 
 class AuthError(Exception):
@@ -48,14 +54,26 @@ def caller_of(key: ApiKey) -> Caller:
     return Caller(key.key_id, key.name, key.scopes, get_tier(key.tier), key.character_limit, key.created_at)
 
 
+def missing_key() -> AuthError:
+    return AuthError(401, "invalid_api_key", "This request needs an API key, sent in the xi-api-key header.")
+
+
+def carries_key(headers: Headers) -> bool:
+    """Whether an HTTP request sends a key at all (an empty header is none, as in `identify`)."""
+    return bool(headers.get("xi-api-key"))
+
+
+def needs_key(dependant: Dependant) -> bool:
+    """Whether a route (its FastAPI dependant) asks `require` for its caller."""
+    return dependant.call in _KEY_CHECKS or any(needs_key(sub) for sub in dependant.dependencies)
+
+
 def identify(svc: Services, secret: str | None) -> Caller:
     """The caller behind an API key (None: none was sent). Blocking: call it from a thread."""
     if not secret:
         if svc.settings.auth == "off":
             return local_caller(svc)
-        raise AuthError(
-            401, "invalid_api_key", "This request needs an API key, sent in the xi-api-key header."
-        )
+        raise missing_key()
     key = svc.store.keys.authenticate(secret)
     if key is None:
         raise AuthError(401, "invalid_api_key", "Invalid API key.")
@@ -110,4 +128,5 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
         request.state.caller = found
         return found
 
+    _KEY_CHECKS.add(caller)
     return caller
