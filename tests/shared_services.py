@@ -59,3 +59,15 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+@contextmanager
+def mode_env(mode: str) -> Iterator[dict[str, str]]:
+    """Settings for a server as one machine runs it ("embedded": SQLite, in-process limits) or as a
+    replica does ("shared": a fresh PostgreSQL database and Redis); warm-up off, as tests of rules want."""
+    env = {"INTONE_WARM_UP": "false"}
+    if mode == "shared":
+        with postgres_database() as database:
+            yield env | {"INTONE_DATABASE_URL": database, "INTONE_REDIS_URL": redis_url()}
+    else:
+        yield env

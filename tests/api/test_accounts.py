@@ -4,7 +4,6 @@ WebSockets where the SDK has no call) against a real server that requires keys."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from tests.api.server import Server, create_key, serving
 from tests.api.ws import audio_messages, drain, errors, receive_until, run, send, spoken, ws_url
-from tests.shared_services import postgres_database, redis_url
+from tests.shared_services import mode_env
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +44,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
     """The server as one machine runs it (SQLite, in-process limits), then as a replica does (real
     PostgreSQL and Redis): every rule here must hold in both."""
     data = tmp_path_factory.mktemp(f"intone-accounts-{request.param}")
-    with contextlib.ExitStack() as stack:
-        env = {"INTONE_WARM_UP": "false"}
-        if request.param == "shared":
-            database = stack.enter_context(postgres_database())
-            env |= {"INTONE_DATABASE_URL": database, "INTONE_REDIS_URL": redis_url()}
-        server = stack.enter_context(serving(data, env=env))
+    with mode_env(request.param) as env, serving(data, env=env) as server:
         yield Site(server, server.env, create_key(server.env, "admin", "--scopes", "admin"))
 
 

@@ -4,7 +4,6 @@ the credits charged and the history agree."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import subprocess
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from tests.api.server import INTONE, Server, create_key, serving
 from tests.api.ws import audio_messages, drain, errors, run, send, spoken, ws_url
-from tests.shared_services import postgres_database, redis_url
+from tests.shared_services import mode_env
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +40,11 @@ class Site:
         return httpx.request(method, f"{self.server.url}{path}", headers={"xi-api-key": self.admin}, **kwargs)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["embedded", "shared"])
 def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
+    """SQLite, then PostgreSQL with Redis."""
     data = tmp_path_factory.mktemp(f"intone-edges-{request.param}")
-    with contextlib.ExitStack() as stack:
-        env = {"INTONE_WARM_UP": "false"}
-        if request.param == "postgresql":
-            database = stack.enter_context(postgres_database())
-            env |= {"INTONE_DATABASE_URL": database, "INTONE_REDIS_URL": redis_url()}
-        server = stack.enter_context(serving(data, env=env))
+    with mode_env(request.param) as env, serving(data, env=env) as server:
         yield Site(server, create_key(server.env, "admin", "--scopes", "admin"))
 
 
