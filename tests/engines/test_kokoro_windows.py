@@ -84,15 +84,16 @@ def windowed(engine: KokoroEngine, prepared: Prepared, windows: list[tuple[int, 
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("kokoro-windows")
+def data_dir(engine_cache: Path) -> Path:
+    """The run's shared engine cache: voices the servers of earlier tests calibrated are reused
+    (calibrating from scratch is `test_damaged_statistics_are_measured_again`'s)."""
+    return engine_cache
 
 
 @pytest.fixture(scope="module")
 def engine(data_dir: Path) -> KokoroEngine:
     engine = KokoroEngine(data_dir, PACKS, threads=2)
     for voice in CALIBRATED:
-        assert not engine.calibrated(voice)
         engine.calibrate(voice)
         assert engine.calibrated(voice)
     return engine
@@ -163,7 +164,8 @@ def test_generator_with_the_chunk_s_own_statistics_is_the_shipped_one(engine: Ko
 
 
 def test_an_uncalibrated_voice_decodes_exactly(engine: KokoroEngine) -> None:
-    voice = VoiceRealization(packs=(("am_adam", 1.0),))
+    # A blend no premade voice uses, so no earlier test's server has calibrated it in the shared cache.
+    voice = VoiceRealization(packs=(("am_adam", 0.6), ("am_onyx", 0.4)))
     assert not engine.calibrated(voice)
     whole = engine.synthesize(request(BIRCH, voice)).audio
     prepared = engine.prepare(request(BIRCH, voice))
@@ -205,12 +207,14 @@ def test_statistics_survive_a_new_engine(engine: KokoroEngine, data_dir: Path, c
         assert np.array_equal(fresh.decode(again, 3, 50), engine.decode(prepared, 3, 50))
 
 
-def test_damaged_statistics_are_measured_again(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_damaged_statistics_are_measured_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data_dir = tmp_path  # its own: this test damages what it stores
     # Three short sentences (one per anchor) keep the two calibrations this test makes cheap.
     short = tuple(sentence.split(",")[0] for sentence in kokoro_calibration.SENTENCES["en-US"][1::2])
     monkeypatch.setitem(kokoro_calibration.SENTENCES, "en-US", short)
     voice = VoiceRealization(packs=(("af_bella", 1.0),))
     first = KokoroEngine(data_dir, PACKS, threads=2)
+    assert not first.calibrated(voice)
     first.calibrate(voice)
     key = kokoro_calibration.cache_key(voice.packs)  # a canonical blend already
     (stored,) = data_dir.glob(f"kokoro-*-statistics-*-{key}.npz")
