@@ -9,7 +9,6 @@ in Redis so that every replica sees the same counts.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -59,7 +58,7 @@ PASSING_SHARE = 0.15
 
 @dataclass(order=True)
 class _Waiter:
-    rank: tuple[int, int]  # (-priority, arrival): heapq pops the smallest
+    rank: tuple[int, int]  # (-priority, arrival): the smallest enters first
     admitted: asyncio.Future[int] = field(compare=False)
     weight: float = field(default=1.0, compare=False)
     passed: bool = field(default=False, compare=False)  # entered ahead of a waiter that did not fit
@@ -80,7 +79,7 @@ class _Gate:
         self.passing = 0.0  # load of the requests inside that passed a waiter
         self.limit = 1.0
         self.count_limit: int | None = None
-        self.waiting: list[_Waiter] = []
+        self.waiting: list[_Waiter] = []  # in arrival order; `admit_waiters` takes them by rank
 
     def fits(self, weight: float) -> bool:
         if self.inside == 0:
@@ -118,7 +117,6 @@ class _Gate:
             else:
                 blocked = True
         self.waiting = [waiter for waiter in self.waiting if not waiter.admitted.done()]
-        heapq.heapify(self.waiting)
 
 
 class LocalGates:
@@ -163,7 +161,7 @@ class LocalGates:
         waiter = _Waiter(
             (-priority, next(self._arrivals)), asyncio.get_running_loop().create_future(), weight
         )
-        heapq.heappush(gate.waiting, waiter)
+        gate.waiting.append(waiter)
         try:
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives just as the
             # place is handed over, and the cancelled request would then run.
@@ -176,7 +174,6 @@ class LocalGates:
             else:
                 waiter.admitted.cancel()
                 gate.waiting = [w for w in gate.waiting if w is not waiter]
-                heapq.heapify(gate.waiting)
             if isinstance(error, TimeoutError):
                 raise GateTimeout(name) from None
             raise
