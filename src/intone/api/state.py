@@ -11,6 +11,7 @@ from typing import Protocol
 
 from fastapi import Request
 
+from intone.accounts.caller import Caller
 from intone.admission.admission import Admission
 from intone.api.schemas import VoiceSettings
 from intone.cluster.health import RedisHealth
@@ -72,9 +73,9 @@ class Services:
 
 
 def voice_and_settings(
-    svc: Services, voice_id: str, requested: VoiceSettings | None
+    svc: Services, caller: Caller, voice_id: str, requested: VoiceSettings | None
 ) -> tuple[Voice, VoiceSettingValues]:
-    """The voice, and the settings a request speaks with: its own over the voice's stored ones.
+    """The voice, and the settings the caller's request speaks with: its own over the voice's stored ones.
     Blocking (a database read): call it from a thread."""
     voice = get_voice(voice_id)
     stored = svc.store.voice_settings.get(voice.voice_id)

@@ -253,10 +253,10 @@ def _query(websocket: WebSocket) -> StreamQuery:
 
 
 def _template(
-    svc: Services, voice_id: str, query: StreamQuery, settings: VoiceSettings | None
+    svc: Services, caller: Caller, voice_id: str, query: StreamQuery, settings: VoiceSettings | None
 ) -> SpeechRequest:
     """The request every segment of a stream is made from; checked now, so errors come before audio."""
-    voice, values = voice_and_settings(svc, voice_id, settings)
+    voice, values = voice_and_settings(svc, caller, voice_id, settings)
     template = SpeechRequest.from_api(
         "",
         voice.voice_id,
@@ -294,7 +294,7 @@ async def _open(
 ) -> tuple[RealtimeStream, _Setup]:
     setup = _Setup.of(message)
     try:
-        template = await asyncio.to_thread(_template, sock.svc, voice_id, query, setup.voice_settings)
+        template = await asyncio.to_thread(_template, sock.svc, caller, voice_id, query, setup.voice_settings)
     except SpeechError as error:
         raise _speech_error(error) from None
     buffer = TextBuffer(setup.schedule, auto_mode=query.auto_mode)

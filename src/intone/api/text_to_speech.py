@@ -139,7 +139,7 @@ async def _start(
     fmt = parse_output_format(options.output_format, streaming=streaming)
     check_exist(dictionary_ids(body.pronunciation_dictionary_locators))
     previous_text, next_text = await _context(svc, caller, body)
-    voice, settings = await run_in_threadpool(voice_and_settings, svc, voice_id, body.voice_settings)
+    voice, settings = await run_in_threadpool(voice_and_settings, svc, caller, voice_id, body.voice_settings)
     speech = SpeechRequest.from_api(
         body.text,
         voice.voice_id,
