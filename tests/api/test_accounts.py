@@ -150,6 +150,32 @@ def test_the_user_is_the_key(site):
     assert user.created_at > 1_700_000_000
 
 
+def test_voice_settings_are_each_keys_own(site):
+    editor, other = site.client(site.key("settings-editor")), site.client(site.key("settings-other"))
+    defaults = other.voices.settings.get_default()
+
+    def seeded(client: ElevenLabs) -> bytes:
+        return b"".join(
+            client.text_to_speech.convert(
+                BRIAN, text="Hi there.", model_id=FLASH, output_format="pcm_16000", seed=3
+            )
+        )
+
+    before = seeded(other)
+    assert editor.voices.settings.update(BRIAN, request={"speed": 0.7, "stability": 0.9}).status == "ok"
+    edited = defaults.model_copy(update={"speed": 0.7, "stability": 0.9})
+    assert editor.voices.settings.get(BRIAN) == edited
+    assert editor.voices.get(BRIAN).settings == edited
+    assert editor.voices.search(voice_ids=[BRIAN]).voices[0].settings == edited
+    # The other key reads and speaks the defaults still, in every listing.
+    assert other.voices.settings.get(BRIAN) == defaults
+    assert other.voices.get(BRIAN).settings == defaults
+    assert {voice.settings == defaults for voice in other.voices.get_all().voices} == {True}
+    assert all(voice.settings == defaults for voice in other.voices.search(voice_ids=[BRIAN]).voices)
+    assert seeded(other) == before
+    assert len(seeded(editor)) > len(before) * 1.2  # slower: the editor's own speed
+
+
 def test_single_use_token_opens_one_socket_once(site):
     client = site.client(site.key("browser-backend"))
     token = client.tokens.single_use.create("tts_websocket").token

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select
 
-from intone.store.database import MIGRATIONS, Store
+from intone.store.database import Store
 from intone.store.history import (
     History,
     HistoryQuery,
@@ -22,6 +20,7 @@ from intone.store.history import (
     UnknownRequestIds,
 )
 from intone.store.tables import HistoryRow
+from tests.store.migrating import migrate
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 UNLIMITED = 10**12
@@ -285,7 +284,7 @@ def test_prune_sweeps_every_owner(store: Store, clock: Clock) -> None:
 
 def test_the_index_migration_keeps_the_history(database_url: str, clock: Clock) -> None:
     store = Store(database_url)
-    _migrate(store, command.upgrade, "0002")
+    migrate(store, command.upgrade, "0002")
     history = _limited(store, clock, max_audio_bytes=25)
     _record(history, clock, [_item(1), _item(2, owner="bob"), _item(3), _item(4)])
     before = [history.page(owner, HistoryQuery()) for owner in ("alice", "bob")]
@@ -295,7 +294,7 @@ def test_the_index_migration_keeps_the_history(database_url: str, clock: Clock) 
         (command.downgrade, "0002", {"ix_history_owner", "ix_history_created_at"}),
         (command.upgrade, "head", {"ix_history_owner_created_at", "ix_history_kept_audio"}),
     ):
-        _migrate(store, step, revision)
+        migrate(store, step, revision)
         with store._engine.connect() as conn:
             names = {index["name"] for index in inspect(conn).get_indexes("history")}
         assert names == indexes | {"ix_history_request_id"}
@@ -303,15 +302,6 @@ def test_the_index_migration_keeps_the_history(database_url: str, clock: Clock) 
     history.record(_item(5))
     assert _kept(history) == ["item004", "item005"] and _stored(store) == ["item002", "item004", "item005"]
     store.close()
-
-
-def _migrate(store: Store, step: Callable[[Config, str], None], revision: str) -> None:
-    """Runs an Alembic upgrade or downgrade to `revision` the way Store.migrate runs its upgrade."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-    with store._engine.begin() as conn:
-        config.attributes["connection"] = conn
-        step(config, revision)
 
 
 @pytest.mark.parametrize("value", ["nul\0byte", "half \ud83d pair"])

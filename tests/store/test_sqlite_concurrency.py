@@ -36,8 +36,11 @@ def _worker(url: str, key_id: str, deadline: float, results: Queue[Counter[str]]
             operations = (
                 # Issuing a token also deletes the expired ones: the clean-up the trial saw fail.
                 lambda: store.tokens.redeem(store.tokens.issue(key_id, "tts", timedelta(0))),
-                lambda: store.voice_settings.merge("voice", {"stability": 0.5}),
+                lambda: store.voice_settings.merge(key_id, "voice", {"stability": 0.5}),
                 lambda: store.usage.charge(key_id, 1, 10**9),
+                lambda: store.charges.settle(store.charges.open(key_id, 1, 10**9), delivered=False),
+                store.charges.renew,
+                store.charges.expire,
                 partial(store.history.record, item),
                 lambda: store.keys.authenticate("not a key"),
             )

@@ -28,7 +28,7 @@ def test_fresh_database_migrates_to_head(database_url: str) -> None:
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
         # The hand-written migration builds exactly what the models describe.
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         # ...except for what Alembic does not compare: the WHERE of partial indexes.
@@ -104,7 +104,7 @@ def test_two_processes_migrating_at_once(tmp_path: Path) -> None:
         assert run.returncode == 0, stderr
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
     engine.dispose()
 
 
@@ -116,11 +116,11 @@ def test_voice_settings_round_trip(store: Store) -> None:
         "use_speaker_boost": True,
         "speed": 1.1,
     }
-    store.voice_settings.save("joe", values)
-    assert store.voice_settings.get("joe") == values
+    store.voice_settings.save("alice", "joe", values)
+    assert store.voice_settings.get("alice", "joe") == values
 
-    store.voice_settings.save("joe", {"stability": 0.9, "use_speaker_boost": False})
-    assert store.voice_settings.get("joe") == {
+    store.voice_settings.save("alice", "joe", {"stability": 0.9, "use_speaker_boost": False})
+    assert store.voice_settings.get("alice", "joe") == {
         "stability": 0.9,
         "similarity_boost": None,
         "style": None,
@@ -130,20 +130,22 @@ def test_voice_settings_round_trip(store: Store) -> None:
 
 
 def test_voice_settings_of_unknown_voice_are_none(store: Store) -> None:
-    assert store.voice_settings.get("nobody") is None
+    assert store.voice_settings.get("alice", "nobody") is None
 
 
 def test_voice_settings_of_many_voices_at_once(store: Store) -> None:
-    store.voice_settings.save("joe", {"stability": 0.3})
-    store.voice_settings.save("ann", {"speed": 0.9})
-    many = store.voice_settings.get_many(["joe", "ann", "nobody"])
-    assert many == {"joe": store.voice_settings.get("joe"), "ann": store.voice_settings.get("ann")}
-    assert store.voice_settings.get_many([]) == {}
+    store.voice_settings.save("alice", "joe", {"stability": 0.3})
+    store.voice_settings.save("alice", "ann", {"speed": 0.9})
+    store.voice_settings.save("bob", "nobody", {"speed": 0.9})
+    many = store.voice_settings.get_many("alice", ["joe", "ann", "nobody"])
+    get = store.voice_settings.get
+    assert many == {"joe": get("alice", "joe"), "ann": get("alice", "ann")}
+    assert store.voice_settings.get_many("alice", []) == {}
 
 
 def test_voice_settings_reject_unknown_fields(store: Store) -> None:
     with pytest.raises(ValueError, match="stabilty"):
-        store.voice_settings.save("joe", {"stabilty": 0.5})
+        store.voice_settings.save("alice", "joe", {"stabilty": 0.5})
 
 
 def test_usage_add_and_get(store: Store) -> None:
@@ -180,13 +182,13 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
     store = Store(url)
     store.migrate()
     store.usage.add("alice", 7)
-    store.voice_settings.save("joe", {"speed": 1.2})
+    store.voice_settings.save("alice", "joe", {"speed": 1.2})
     store.close()
 
     reopened = Store(url)
     reopened.migrate()
     assert reopened.usage.get("alice") == 7
-    assert reopened.voice_settings.get("joe") == {
+    assert reopened.voice_settings.get("alice", "joe") == {
         "stability": None,
         "similarity_boost": None,
         "style": None,
@@ -205,9 +207,9 @@ def test_missing_directory_is_created(tmp_path: Path) -> None:
 
 
 def test_merge_keeps_the_fields_it_is_not_given(store: Store) -> None:
-    store.voice_settings.merge("v", {"stability": 0.2})
-    store.voice_settings.merge("v", {"speed": 1.1, "stability": None})
-    assert store.voice_settings.get("v") == {
+    store.voice_settings.merge("alice", "v", {"stability": 0.2})
+    store.voice_settings.merge("alice", "v", {"speed": 1.1, "stability": None})
+    assert store.voice_settings.get("alice", "v") == {
         "stability": 0.2,
         "similarity_boost": None,
         "style": None,
@@ -219,13 +221,14 @@ def test_merge_keeps_the_fields_it_is_not_given(store: Store) -> None:
 def test_concurrent_merges_of_different_fields_both_stay(store: Store) -> None:
     fields = ["stability", "similarity_boost", "style", "speed"]
     threads = [
-        threading.Thread(target=store.voice_settings.merge, args=("v", {field: 0.9})) for field in fields
+        threading.Thread(target=store.voice_settings.merge, args=("alice", "v", {field: 0.9}))
+        for field in fields
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    stored = store.voice_settings.get("v")
+    stored = store.voice_settings.get("alice", "v")
     assert stored is not None
     assert all(stored[field] == 0.9 for field in fields)
 

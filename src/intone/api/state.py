@@ -75,10 +75,11 @@ class Services:
 def voice_and_settings(
     svc: Services, caller: Caller, voice_id: str, requested: VoiceSettings | None
 ) -> tuple[Voice, VoiceSettingValues]:
-    """The voice, and the settings the caller's request speaks with: its own over the voice's stored ones.
-    Blocking (a database read): call it from a thread."""
+    """The voice, and the settings the caller's request speaks with: its own over those the caller's account
+    stored for the voice (another account's edits never apply). Blocking (a database read): call it from
+    a thread."""
     voice = get_voice(voice_id)
-    stored = svc.store.voice_settings.get(voice.voice_id)
+    stored = svc.store.voice_settings.get(caller.subject, voice.voice_id)
     return voice, combine(stored, requested.model_dump() if requested else None)
 
 

@@ -1,5 +1,7 @@
 """Voices: listing (v1 and the searchable, paginated v2), one voice, and per-voice settings.
 
+Settings are the caller's: each account (key) reads and edits its own, over the shared defaults.
+
 Intone's voices are premade: `category` "premade", `voice_type` "default". Filters for kinds of voice
 this server does not have (cloned, community, a collection...) match nothing rather than fail, as they
 would on an account that has none.
@@ -17,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
@@ -25,11 +28,12 @@ from intone.api.state import Services, services
 from intone.speech.settings import combine
 from intone.speech.voices import Voice, catalog, get_voice
 
-router = APIRouter(
-    tags=["voices"],
-    responses=documented(400, 401, 403, 404),
-    dependencies=[Depends(require(Scope.VOICES_READ))],
-)
+# One dependency object for the router and the handlers that read the caller: FastAPI runs it once.
+_reader = require(Scope.VOICES_READ)
+Reader = Annotated[Caller, Depends(_reader)]
+Writer = Annotated[Caller, Depends(require(Scope.VOICES_WRITE))]
+
+router = APIRouter(tags=["voices"], responses=documented(400, 401, 403, 404), dependencies=[Depends(_reader)])
 # Previews are fetched the way ElevenLabs' preview URLs are: a plain GET from an audio player, with no
 # key. They are fixed sentences in the voice, made once and kept.
 previews_router = APIRouter(tags=["voices"], responses=documented(404))
@@ -122,8 +126,11 @@ def _voice_response(
     )
 
 
-async def _responses(svc: Services, request: Request, voices: list[Voice]) -> list[VoiceResponse]:
-    stored = await run_in_threadpool(svc.store.voice_settings.get_many, [v.voice_id for v in voices])
+async def _responses(
+    svc: Services, caller: Caller, request: Request, voices: list[Voice]
+) -> list[VoiceResponse]:
+    ids = [voice.voice_id for voice in voices]
+    stored = await run_in_threadpool(svc.store.voice_settings.get_many, caller.subject, ids)
     base_url, kokoro = str(request.base_url), _kokoro_languages(svc)
     return [_voice_response(voice, stored.get(voice.voice_id), base_url, kokoro) for voice in voices]
 
@@ -133,9 +140,11 @@ def _kokoro_languages(svc: Services) -> frozenset[str]:
 
 
 @router.get("/v1/voices", summary="List voices")
-async def get_all(svc: ServicesDep, request: Request, show_legacy: bool | None = False) -> VoicesV1:
+async def get_all(
+    svc: ServicesDep, caller: Reader, request: Request, show_legacy: bool | None = False
+) -> VoicesV1:
     voices = [voice for voice in catalog().voices if show_legacy or not voice.legacy]
-    return VoicesV1(voices=await _responses(svc, request, voices))
+    return VoicesV1(voices=await _responses(svc, caller, request, voices))
 
 
 def _matches(voice: Voice, search: str | None, filters: dict[str, list[str]], kokoro: frozenset[str]) -> bool:
@@ -172,6 +181,7 @@ def _page_token(start: int) -> str:
 @router.get("/v2/voices", summary="Search voices")
 async def search(
     svc: ServicesDep,
+    caller: Reader,
     request: Request,
     next_page_token: str | None = None,
     page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX), AsciiDigits] = 10,
@@ -218,7 +228,7 @@ async def search(
     page = found[start : start + page_size]
     more = start + page_size < len(found)
     return VoicesV2(
-        voices=await _responses(svc, request, page),
+        voices=await _responses(svc, caller, request, page),
         has_more=more,
         total_count=len(found),
         next_page_token=_page_token(start + page_size) if more else None,
@@ -232,27 +242,24 @@ async def default_settings() -> VoiceSettingsResponse:
 
 @router.get("/v1/voices/{voice_id}", summary="Get voice")
 async def get(
-    svc: ServicesDep, request: Request, voice_id: str, with_settings: bool | None = True
+    svc: ServicesDep, caller: Reader, request: Request, voice_id: str, with_settings: bool | None = True
 ) -> VoiceResponse:
     voice = get_voice(voice_id)
-    return (await _responses(svc, request, [voice]))[0]
+    return (await _responses(svc, caller, request, [voice]))[0]
 
 
 @router.get("/v1/voices/{voice_id}/settings", summary="Get voice settings")
-async def get_settings(svc: ServicesDep, voice_id: str) -> VoiceSettingsResponse:
+async def get_settings(svc: ServicesDep, caller: Reader, voice_id: str) -> VoiceSettingsResponse:
     voice = get_voice(voice_id)
-    return _settings_response(await run_in_threadpool(svc.store.voice_settings.get, voice.voice_id))
+    stored = await run_in_threadpool(svc.store.voice_settings.get, caller.subject, voice.voice_id)
+    return _settings_response(stored)
 
 
-@router.post(
-    "/v1/voices/{voice_id}/settings/edit",
-    summary="Edit voice settings",
-    dependencies=[Depends(require(Scope.VOICES_WRITE))],
-)
-async def edit_settings(svc: ServicesDep, voice_id: str, body: VoiceSettings) -> StatusOk:
+@router.post("/v1/voices/{voice_id}/settings/edit", summary="Edit voice settings")
+async def edit_settings(svc: ServicesDep, caller: Writer, voice_id: str, body: VoiceSettings) -> StatusOk:
     voice = get_voice(voice_id)
     # Fields left out keep their stored value, so editing one setting does not reset the others.
-    await run_in_threadpool(svc.store.voice_settings.merge, voice.voice_id, body.model_dump())
+    await run_in_threadpool(svc.store.voice_settings.merge, caller.subject, voice.voice_id, body.model_dump())
     return StatusOk()
 
 

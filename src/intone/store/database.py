@@ -10,7 +10,7 @@ import time
 if sys.platform != "win32":
     import fcntl
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from intone import private
+from intone.store.charges import DEFAULT_LEASE, Charges
 from intone.store.history import DEFAULT_RETENTION, History, Retention
 from intone.store.keys import Keys
 from intone.store.tables import Base, InstallationRow
@@ -44,9 +45,12 @@ _MIGRATION_LOCK_KEY = 0x1D70E
 
 class Store:
     """The database behind the server (SQLite or PostgreSQL), given as an SQLAlchemy URL; `retention` is how
-    much audio the history keeps."""
+    much audio the history keeps, `charge_lease` how long a pending charge outlives its process's last
+    renewal."""
 
-    def __init__(self, url: str, retention: Retention = DEFAULT_RETENTION) -> None:
+    def __init__(
+        self, url: str, retention: Retention = DEFAULT_RETENTION, charge_lease: timedelta = DEFAULT_LEASE
+    ) -> None:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
@@ -65,6 +69,7 @@ class Store:
         insert = _upsert_factory(self._engine.dialect.name)
         self.voice_settings = VoiceSettings(self._engine, insert)
         self.usage = Usage(self._engine, insert)
+        self.charges = Charges(self._engine, self.usage, charge_lease)
         self.keys = Keys(self._engine)
         self.tokens = Tokens(self._engine)
         self.history = History(self._engine, retention)

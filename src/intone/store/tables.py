@@ -1,4 +1,5 @@
-"""The SQLAlchemy models behind the store: voice settings, usage, API keys, single-use tokens, history."""
+"""The SQLAlchemy models behind the store: voice settings, usage, pending charges, API keys, single-use
+tokens, history."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ class Base(DeclarativeBase):
 
 
 class VoiceSettingsRow(Base):
-    """The settings saved for one voice; NULL means "use the voice's default"."""
+    """The settings one account saved for one voice; NULL means "use the voice's default"."""
 
     __tablename__ = "voice_settings"
 
+    # The owner first: an account's settings of many voices (a listing) are one range of the key.
+    owner: Mapped[str] = mapped_column(primary_key=True)  # the account (subject) that saved them
     voice_id: Mapped[str] = mapped_column(primary_key=True)
     stability: Mapped[float | None]
     similarity_boost: Mapped[float | None]
@@ -46,6 +49,22 @@ class UsageRow(Base):
     subject: Mapped[str] = mapped_column(primary_key=True)
     characters: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PendingChargeRow(Base):
+    """Credits charged to a request that has not ended yet, held by the server process running it.
+
+    Committed with the charge itself; deleted when the request ends (its credits kept, or given back with
+    it). A row whose expiry passed belongs to a process that died: its credits are given back.
+    """
+
+    __tablename__ = "pending_charges"
+
+    charge_id: Mapped[str] = mapped_column(primary_key=True)
+    subject: Mapped[str]
+    credits: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(index=True)  # the process running the request
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ApiKeyRow(Base):

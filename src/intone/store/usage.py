@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from intone.store.tables import UsageRow
 from intone.store.writing import writer
@@ -23,36 +23,38 @@ class Usage:
 
     def add(self, subject: str, characters: int) -> int:
         """Add `characters` to the subject's total (creating it at zero first) and return the new total."""
+        with writer(self._engine).begin() as conn:
+            return self.add_on(conn, subject, characters)
+
+    def add_on(self, conn: Connection, subject: str, characters: int) -> int:
+        """`add`, inside the caller's transaction."""
+        total = self.charge_on(conn, subject, characters, None)
+        assert total is not None  # without a limit nothing is refused
+        return total
+
+    def charge(self, subject: str, characters: int, limit: int | None) -> int | None:
+        """Add `characters` unless that would take the total past `limit` (None: no limit): the new total,
+        or None when the charge was refused and nothing changed."""
+        with writer(self._engine).begin() as conn:
+            return self.charge_on(conn, subject, characters, limit)
+
+    def charge_on(self, conn: Connection, subject: str, characters: int, limit: int | None) -> int | None:
+        """`charge`, inside the caller's transaction.
+
+        The check and the addition are one statement, so parallel charges (from any number of server
+        processes on one database) can never overspend the limit between them.
+        """
+        if limit is not None and characters > limit:
+            return None
         now = datetime.now(UTC)
         stmt = self._insert(UsageRow).values(subject=subject, characters=characters, updated_at=now)
         # One statement does the read-modify-write inside the database, so concurrent adds can't lose counts.
         stmt = stmt.on_conflict_do_update(
             index_elements=[UsageRow.subject],
             set_={"characters": UsageRow.characters + stmt.excluded.characters, "updated_at": now},
+            where=None if limit is None else UsageRow.characters + stmt.excluded.characters <= limit,
         ).returning(UsageRow.characters)
-        with writer(self._engine).begin() as conn:
-            return conn.execute(stmt).scalar_one()
-
-    def charge(self, subject: str, characters: int, limit: int | None) -> int | None:
-        """Add `characters` unless that would take the total past `limit` (None: no limit): the new total,
-        or None when the charge was refused and nothing changed.
-
-        The check and the addition are one statement, so parallel charges (from any number of server
-        processes on one database) can never overspend the limit between them.
-        """
-        if limit is None:
-            return self.add(subject, characters)
-        if characters > limit:
-            return None
-        now = datetime.now(UTC)
-        stmt = self._insert(UsageRow).values(subject=subject, characters=characters, updated_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[UsageRow.subject],
-            set_={"characters": UsageRow.characters + stmt.excluded.characters, "updated_at": now},
-            where=UsageRow.characters + stmt.excluded.characters <= limit,
-        ).returning(UsageRow.characters)
-        with writer(self._engine).begin() as conn:
-            return conn.execute(stmt).scalar()
+        return conn.execute(stmt).scalar()
 
     def get(self, subject: str) -> int:
         """The subject's total so far; 0 when nothing was recorded."""

@@ -1,4 +1,4 @@
-"""Saved voice settings: the per-voice stability, similarity, style, speaker boost and speed."""
+"""Saved voice settings: each account's stability, similarity, style, speaker boost and speed per voice."""
 
 from __future__ import annotations
 
@@ -17,49 +17,48 @@ FIELDS = ("stability", "similarity_boost", "style", "use_speaker_boost", "speed"
 
 VoiceSettingsValues = dict[str, float | bool | None]
 
+_KEY = [VoiceSettingsRow.owner, VoiceSettingsRow.voice_id]
+
 
 class VoiceSettings:
-    """Reads and upserts the settings row of a voice."""
+    """Reads and upserts an account's (an `owner`'s) settings row of a voice."""
 
     def __init__(self, engine: Engine, insert: UpsertFactory) -> None:
         self._engine = engine
         self._insert = insert
 
-    def get(self, voice_id: str) -> VoiceSettingsValues | None:
-        """All five fields (None where unset), or None when the voice has no saved settings."""
-        columns = [getattr(VoiceSettingsRow, name) for name in FIELDS]
-        with self._engine.connect() as conn:
-            row = conn.execute(select(*columns).where(VoiceSettingsRow.voice_id == voice_id)).one_or_none()
-        return None if row is None else dict(zip(FIELDS, row, strict=True))
+    def get(self, owner: str, voice_id: str) -> VoiceSettingsValues | None:
+        """All five fields (None where unset), or None when the owner saved no settings for the voice."""
+        return self.get_many(owner, [voice_id]).get(voice_id)
 
-    def get_many(self, voice_ids: list[str]) -> dict[str, VoiceSettingsValues]:
-        """The saved settings of those voices that have some, in one query (a listing has dozens)."""
+    def get_many(self, owner: str, voice_ids: list[str]) -> dict[str, VoiceSettingsValues]:
+        """The owner's saved settings of those voices that have some, in one query (a listing has dozens)."""
         columns = [getattr(VoiceSettingsRow, name) for name in FIELDS]
-        query = select(VoiceSettingsRow.voice_id, *columns).where(VoiceSettingsRow.voice_id.in_(voice_ids))
+        query = select(VoiceSettingsRow.voice_id, *columns).where(
+            VoiceSettingsRow.owner == owner, VoiceSettingsRow.voice_id.in_(voice_ids)
+        )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return {row[0]: dict(zip(FIELDS, row[1:], strict=True)) for row in rows}
 
-    def save(self, voice_id: str, values: VoiceSettingsValues) -> None:
-        """Replace the voice's settings; fields missing from `values` are stored as NULL."""
+    def save(self, owner: str, voice_id: str, values: VoiceSettingsValues) -> None:
+        """Replace the owner's settings of the voice; fields missing from `values` are stored as NULL."""
         row = self._row(values)
-        stmt = self._insert(VoiceSettingsRow).values(voice_id=voice_id, **row)
-        stmt = stmt.on_conflict_do_update(index_elements=[VoiceSettingsRow.voice_id], set_=row)
+        stmt = self._insert(VoiceSettingsRow).values(owner=owner, voice_id=voice_id, **row)
+        stmt = stmt.on_conflict_do_update(index_elements=_KEY, set_=row)
         with writer(self._engine).begin() as conn:
             conn.execute(stmt)
 
-    def merge(self, voice_id: str, values: VoiceSettingsValues) -> None:
+    def merge(self, owner: str, voice_id: str, values: VoiceSettingsValues) -> None:
         """Set the fields given (not None) and keep the others, in one statement, so two edits of
         different fields at the same moment both stay."""
         row = self._row(values)
-        stmt = self._insert(VoiceSettingsRow).values(voice_id=voice_id, **row)
+        stmt = self._insert(VoiceSettingsRow).values(owner=owner, voice_id=voice_id, **row)
         kept = {
             name: func.coalesce(getattr(stmt.excluded, name), getattr(VoiceSettingsRow, name))
             for name in FIELDS
         }
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[VoiceSettingsRow.voice_id], set_=kept | {"updated_at": row["updated_at"]}
-        )
+        stmt = stmt.on_conflict_do_update(index_elements=_KEY, set_=kept | {"updated_at": row["updated_at"]})
         with writer(self._engine).begin() as conn:
             conn.execute(stmt)
 
