@@ -2,7 +2,8 @@
 
 Start-up opens the store (migrating it) and starts loading the engines in the background: `/health`
 answers at once, `/ready` turns 200 once every engine has loaded and spoken a word, so the first real
-request does not pay for loading.
+request does not pay for loading. From start-up on, the process keeps its requests' pending charges
+alive and gives back those a dead process left behind.
 """
 
 from __future__ import annotations
@@ -124,6 +125,21 @@ async def _prune_history(store: Store) -> None:
         await asyncio.sleep(PRUNE_INTERVAL_S)
 
 
+async def _keep_charges(store: Store) -> None:
+    """Renews this process's pending charges and gives back those past their lease (left by a process
+    that died mid-request), now and every third of a lease, so a live request's charge never lapses."""
+    interval = store.charges.lease.total_seconds() / 3
+    while True:
+        try:
+            await run_in_threadpool(store.charges.renew)
+            refunded = await run_in_threadpool(store.charges.expire)
+            if refunded:
+                log.info("gave back %d pending charges of requests a stopped server left undone", refunded)
+        except Exception:
+            log.exception("renewing pending charges failed; tried again in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
 @asynccontextmanager
 async def _shared_state(
     settings: Settings, store: Store
@@ -151,9 +167,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         private.directory(settings.data_dir)
-        store = Store(settings.database(), _retention(settings))
+        store = Store(settings.database(), _retention(settings), timedelta(seconds=settings.charge_lease))
         store.migrate()
         pruning = asyncio.create_task(_prune_history(store), name="history pruning")
+        charging = asyncio.create_task(_keep_charges(store), name="pending charges")
         scheduler = Scheduler(settings.engine_workers)
         async with _shared_state(settings, store) as (key_gates, token_store, redis_health):
             admission = Admission(
@@ -185,10 +202,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 pruning.cancel()
+                charging.cancel()
                 await asyncio.to_thread(scheduler.shutdown)
                 await admission.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pruning
+                with contextlib.suppress(asyncio.CancelledError):
+                    await charging
                 store.close()
 
     # The documentation pages come with their scripts: a browser offline (or air-gapped) still renders them.

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     history_max_age_days: float = Field(
         default=30, ge=0, le=1_000_000, description="Days a history item keeps its audio (the item stays)."
     )
+    charge_lease: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="Seconds a running request's pending charge lasts unless its server renews it (every "
+        "third of this). The credits of requests a server was killed in the middle of come back once it "
+        "lapses, from whichever server on the database sweeps next (at start-up and on every renewal).",
+    )
     warm_up: bool = Field(default=True, description="Load and exercise every engine when the server starts.")
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="Seconds a stopping server lets in-flight requests finish."

@@ -24,6 +24,7 @@ from intone.api.state import Services
 from intone.scheduling.speeds import EngineSpeeds
 from intone.speech.models import Model, get_model
 from intone.speech.synthesizer import Plan
+from intone.store.charges import Charge
 from intone.store.database import Store
 
 FLASH = get_model("eleven_flash_v2")  # half a credit per character
@@ -100,15 +101,15 @@ def test_a_429_costs_nothing(store):
 
 def test_a_request_cancelled_while_it_is_charged_gets_the_charge_back(store, monkeypatch):
     charged = threading.Event()
-    real_charge = store.usage.charge
+    real_open = store.charges.open
 
-    def slow_charge(*args: Any) -> int | None:
+    def slow_open(*args: Any) -> Charge | None:
         time.sleep(0.2)  # the client hangs up meanwhile
-        total = real_charge(*args)
+        charge = real_open(*args)
         charged.set()
-        return total
+        return charge
 
-    monkeypatch.setattr(store.usage, "charge", slow_charge)
+    monkeypatch.setattr(store.charges, "open", slow_open)
 
     async def scenario() -> None:
         charging = asyncio.create_task(grant(_svc(store), _caller(), _plan(MULTILINGUAL), 11))
@@ -124,6 +125,21 @@ def test_a_request_cancelled_while_it_is_charged_gets_the_charge_back(store, mon
 
     asyncio.run(scenario())
     assert charged.is_set() and store.usage.get("key_test") == 0
+    assert store.charges.renew() == 0  # settled: nothing left pending
+
+
+def test_a_charge_stays_pending_in_the_database_until_its_request_ends(store):
+    async def scenario() -> None:
+        svc = _svc(store)
+        running = await grant(svc, _caller(), _plan(MULTILINGUAL), 10)
+        refused = await grant(svc, _caller(), _plan(MULTILINGUAL), 4)
+        # Both charged, both pending: a server killed now would have them given back.
+        assert store.usage.get("key_test") == 14 and store.charges.renew() == 2
+        await refused.end(delivered=False)
+        await running.end(delivered=True)
+        assert store.usage.get("key_test") == 10 and store.charges.renew() == 0
+
+    asyncio.run(scenario())
 
 
 def test_over_quota_nothing_is_charged(store):

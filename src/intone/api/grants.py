@@ -3,7 +3,9 @@
 Credits are charged before waiting for a place, so a request over quota never waits and never runs.
 Credits come back when nothing was delivered: no place came free (429), synthesis failed before the
 first byte, or the client left before it. Charging and giving back are shielded from cancellation, so
-a client that hangs up at the wrong moment can neither keep a place nor be charged for nothing.
+a client that hangs up at the wrong moment can neither keep a place nor be charged for nothing. The
+charge stays pending in the database until the request ends, so a server killed meanwhile gives the
+credits back too, through whichever server next sweeps the database (store/charges.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from intone.api.errors import ApiError
 from intone.api.state import Services
 from intone.speech.models import Model
 from intone.speech.synthesizer import Plan
+from intone.store.charges import Charge
 
 # Refunds of charges whose request was cancelled while the database was still charging it.
 _late_refunds: set[asyncio.Task[None]] = set()
@@ -28,11 +31,18 @@ _late_refunds: set[asyncio.Task[None]] = set()
 @dataclass
 class Grant:
     svc: Services
-    subject: str
-    credits: int
-    total: int  # the caller's credits used, this request included
+    charge: Charge
     admitted: Admitted
     _ended: bool = False
+
+    @property
+    def credits(self) -> int:
+        return self.charge.credits
+
+    @property
+    def total(self) -> int:
+        """The caller's credits used, this request included."""
+        return self.charge.total
 
     @property
     def current(self) -> int:
@@ -54,8 +64,7 @@ class Grant:
         try:
             await self.admitted.release()
         finally:
-            if not delivered:
-                await refund(self.svc, self.subject, self.credits)
+            await settle(self.svc, self.charge, delivered)
 
 
 def credits_for(model: Model, characters: int) -> int:
@@ -69,47 +78,47 @@ async def grant(svc: Services, caller: Caller, plan: Plan, characters: int, befo
     what its whole text would (half-credit models would otherwise round up every segment)."""
     model = plan.model
     credits = credits_for(model, before + characters) - credits_for(model, before)
-    total = await _charge(svc, caller, credits)
-    if total is None:
+    charge = await _charge(svc, caller, credits)
+    if charge is None:
         raise await _quota_exceeded(svc, caller, credits)
     try:
         load = weight(svc.scheduler.speeds.factor(plan.engine), characters, plan.request.speed)
         admitted = await svc.admission.admit(caller, model.concurrency_group, load)
     except BaseException as error:
-        await refund(svc, caller.subject, credits)
+        await settle(svc, charge, delivered=False)
         if isinstance(error, Overloaded):
             raise ApiError(
                 429, error.status, error.message, {"Retry-After": str(error.retry_after)}
             ) from None
         raise
-    return Grant(svc, caller.subject, credits, total, admitted)
+    return Grant(svc, charge, admitted)
 
 
-async def _charge(svc: Services, caller: Caller, credits: int) -> int | None:
-    """The new total, or None when over quota. A cancelled caller's charge still completes in its
+async def _charge(svc: Services, caller: Caller, credits: int) -> Charge | None:
+    """The pending charge, or None when over quota. A cancelled caller's charge still completes in its
     thread; it is then given back."""
     charging = asyncio.ensure_future(
-        run_in_threadpool(svc.store.usage.charge, caller.subject, credits, caller.character_limit)
+        run_in_threadpool(svc.store.charges.open, caller.subject, credits, caller.character_limit)
     )
     try:
         return await asyncio.shield(charging)
     except asyncio.CancelledError:
-        charging.add_done_callback(lambda done: _refund_later(svc, caller.subject, credits, done))
+        charging.add_done_callback(lambda done: _refund_later(svc, done))
         raise
 
 
-def _refund_later(svc: Services, subject: str, credits: int, charging: asyncio.Future[int | None]) -> None:
+def _refund_later(svc: Services, charging: asyncio.Future[Charge | None]) -> None:
     if charging.cancelled() or charging.exception() is not None or charging.result() is None:
         return  # nothing was charged
-    task = asyncio.ensure_future(refund(svc, subject, credits))
+    task = asyncio.ensure_future(settle(svc, charging.result(), delivered=False))
     _late_refunds.add(task)
     task.add_done_callback(_late_refunds.discard)
 
 
-async def refund(svc: Services, subject: str, credits: int) -> None:
-    """Gives credits back; finishes even when the caller is cancelled meanwhile."""
-    if credits:
-        await asyncio.shield(run_in_threadpool(svc.store.usage.add, subject, -credits))
+async def settle(svc: Services, charge: Charge, delivered: bool) -> None:
+    """Ends a pending charge, giving the credits back unless something was delivered; finishes even when
+    the caller is cancelled meanwhile."""
+    await asyncio.shield(run_in_threadpool(svc.store.charges.settle, charge, delivered))
 
 
 async def _quota_exceeded(svc: Services, caller: Caller, credits: int) -> ApiError:
