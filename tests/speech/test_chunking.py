@@ -1,4 +1,5 @@
 import random
+import string
 
 import pytest
 
@@ -90,3 +91,51 @@ def test_runs_without_spaces_are_not_cut_inside_a_combining_sequence():
     text = "e\u0301" * 400
     for a, _ in chunk_spans(text)[1:]:
         assert text[a] == "e"
+
+
+# Unbroken runs of 10,000 characters: a word, an abbreviation espeak-ng would spell as one (and overflow
+# on), a number, punctuation after one letter, a URL, Chinese without punctuation, combining sequences.
+_LONG_RUNS = {
+    "letters": "".join(random.Random(3).choices(string.ascii_lowercase, k=10_000)),
+    "dotted": "ꙮ." * 5_000,
+    "digits": "".join(random.Random(4).choices(string.digits, k=10_000)),
+    "dashes": "a" + "-" * 9_999,
+    "url": ("https://example.com/" + "path-segment/" * 800)[:10_000],
+    "chinese": "中" * 10_000,
+    "combining": "e\u0301" * 5_000,
+}
+
+
+def _longest_run(text: str) -> int:
+    return max((len(run) for run in text.split()), default=0)
+
+
+@pytest.mark.parametrize("text", _LONG_RUNS.values(), ids=_LONG_RUNS.keys())
+def test_a_long_run_is_read_in_pieces_of_bounded_length(text):
+    plan = ChunkPlan()
+    spans = chunk_spans(text)
+    _covers(text, spans)
+    assert max(_longest_run(text[a:b]) for a, b in spans) <= plan.run_maximum
+    # A piece is at least half the limit unless a chunk ends there anyway: the count grows linearly.
+    assert len(spans) <= 2 * len(text) // plan.run_maximum + len(text) // plan.maximum + 2
+
+
+def test_a_long_run_is_cut_after_its_punctuation_where_it_has_some():
+    text = "Open " + _LONG_RUNS["url"] + " now."
+    for a, _ in chunk_spans(text)[1:-1]:
+        assert text[a - 1] in "/- "
+
+
+def test_a_long_run_is_cut_between_combining_sequences():
+    text = _LONG_RUNS["combining"]
+    for a, _ in chunk_spans(text)[1:]:
+        assert text[a] == "e"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [_long_mixed(10_000), "Hello мир 世界。你好。" * 30, "中文的句子，" * 100, "x" * 64 + " tail."],
+    ids=["mixed", "scripts", "chinese", "at-the-limit"],
+)
+def test_text_without_long_runs_is_chunked_as_before(text):
+    assert chunk_spans(text) == chunk_spans(text, ChunkPlan(run_maximum=len(text)))

@@ -1,6 +1,8 @@
 """The synthesizer's decisions and bookkeeping, with a small fake engine (real engines: tests/e2e)."""
 
 import itertools
+import random
+import string
 
 import numpy as np
 import pytest
@@ -323,3 +325,22 @@ def test_calibration_is_offered_only_for_a_loaded_engine_that_needs_it(synth):
     synth.engines.loaded = lambda name: False
     engine.calibrated = lambda voice: False
     assert synth.calibration(plan) is None  # nothing to calibrate before the engine is loaded
+
+
+def test_a_long_word_is_planned_and_read_in_bounded_pieces(synth):
+    # 10,000 letters without a space: each chunk, and so each engine call, holds at most a bounded
+    # piece; espeak reads every piece whole (of a word of hundreds of letters it read about half), and
+    # the timings still cover every character.
+    word = "".join(random.Random(5).choices(string.ascii_lowercase, k=10_000))
+    plan = synth.plan(SpeechRequest(text=word, language="en"))
+    limit = plan.request.chunking.run_maximum
+    assert max(end - start for start, end in plan.spans) <= limit
+    assert len(plan.spans) <= 2 * len(word) // limit + len(word) // plan.request.chunking.maximum + 2
+    chunks = list(synth.stream(plan))
+    calls = synth.engines.engine.calls
+    assert max(len(call.text) for call in calls) <= limit
+    assert sum(len(unit.phonemes) for call in calls for unit in call.units) >= len(word)
+    original = chunks[0].alignment
+    for chunk in chunks[1:]:
+        original = original.joined(chunk.alignment)
+    _check_alignment(original, word, sum(len(c.audio) for c in chunks) / RATE)

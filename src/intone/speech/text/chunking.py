@@ -8,6 +8,13 @@ clause only when the sentence is very long. Later chunks are whole sentences, me
 split at clauses, then at spaces, while long. Chunks are contiguous spans that together cover the text
 exactly, so nothing is ever dropped. A word is only cut when a single run of characters without any
 space is longer than a whole chunk.
+
+A run of characters without a space longer than `ChunkPlan.run_maximum` (a word of thousands of letters,
+a long URL) is read in pieces of at most that length, each ending a chunk, cut after punctuation where
+the run has some. This bounds what the front end and the engines get in one word: espeak-ng aborts the
+whole process (a stack overflow) on a run of about 60 or more letters each followed by a dot ("a.b.c.",
+spelled as one abbreviation), and it reads only part of a word of hundreds of letters. Chinese
+punctuation ends a run like a space, so Chinese text keeps its sentence chunks.
 """
 
 from __future__ import annotations
@@ -15,10 +22,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import pairwise
 
 _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’)\]]*(?=\s|$)|\n\s*\n|[。！？]")
 _CLAUSE_END = re.compile(r"[,;:—–、，；：]+(?=\s)|[.!?…。！？]+(?=\s|$)|\n")
 _SPACE = re.compile(r"\s+")
+# What is read as one run: characters up to a space or a Chinese clause or sentence mark.
+_RUN = re.compile(r"[^\s。！？，、；：]+")
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,9 @@ class ChunkPlan:
     first_min: int = 8  # ... but a clause shorter than this is joined with the next
     target: int = 220  # later chunks grow by whole sentences up to this
     maximum: int = 300  # and are split at clauses, then spaces, beyond this
+    # No chunk holds more than this of one run of characters without a space (see the module docstring).
+    # Far below espeak-ng's abbreviation overflow (measured from 64 dotted letters of 4 UTF-8 bytes).
+    run_maximum: int = 64
 
 
 def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int]]:
@@ -46,7 +59,34 @@ def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int
     for sentence_end in _sentence_ends(text, start):
         spans.extend(_fit(text, start, sentence_end, plan))
         start = sentence_end
-    return _merge_short(spans, text, plan)
+    return _cut_runs(_merge_short(spans, text, plan), text, plan.run_maximum)
+
+
+def _cut_runs(spans: list[tuple[int, int]], text: str, limit: int) -> list[tuple[int, int]]:
+    """Cuts each span's runs longer than `limit` into pieces that are no longer, each its own span."""
+    pieces = []
+    for start, end in spans:
+        pieces.extend(pairwise([start, *_run_cuts(text, start, end, limit), end]))
+    return pieces
+
+
+def _run_cuts(text: str, start: int, end: int, limit: int) -> list[int]:
+    cuts = []
+    for run in _RUN.finditer(text, start, end):
+        cut = run.start()
+        while run.end() - cut > limit:
+            cut = _piece_end(text, cut, limit)
+            cuts.append(cut)
+    return cuts
+
+
+def _piece_end(text: str, start: int, limit: int) -> int:
+    """After the piece's last punctuation mark in its second half, else at the limit (never inside a
+    combining sequence)."""
+    for end in range(start + limit, start + limit // 2, -1):
+        if unicodedata.category(text[end - 1]).startswith("P"):
+            return end
+    return _grapheme_cut(text, start, start + limit)
 
 
 def _first_end(text: str, plan: ChunkPlan) -> int:
@@ -93,7 +133,12 @@ def _cut_at_space(text: str, start: int, limit: int) -> int:
     spaces = [m.end() for m in _SPACE.finditer(text, start, limit) if m.start() > start]
     if spaces:
         return spaces[-1]
-    # One run of characters longer than a chunk: cut it, but never inside a combining sequence.
+    # One run of characters longer than a chunk: cut it as a run's pieces are cut.
+    return _piece_end(text, start, limit - start)
+
+
+def _grapheme_cut(text: str, start: int, limit: int) -> int:
+    """`limit`, or the nearest cut before it (after `start`) that splits no combining sequence."""
     cut = limit
     while cut > start + 1 and (unicodedata.combining(text[cut]) or _is_joiner(text[cut - 1])):
         cut -= 1
