@@ -93,3 +93,27 @@ def test_first_calls_from_several_threads_share_one_library():
     done = subprocess.run([sys.executable, "-c", _FIRST_CALLS], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1 []"
+
+
+# espeak-ng spells letters each followed by a dot as one abbreviation and overflows a buffer on the
+# stack when there are about 60 of them (4-byte letters; more of shorter ones): the process aborts.
+# Every chunk the planner makes of such a run must be safe. Run in a fresh process, as a crash would
+# take this one down.
+_DOTTED_CHUNKS = """
+from intone.engines.base import EngineRequest, VoiceRealization
+from intone.engines.espeak import EspeakEngine
+from intone.speech.text.chunking import chunk_spans
+
+engine, text = EspeakEngine(), "\\U0001d49c." * 1_000
+seconds = 0.0
+for start, end in chunk_spans(text):
+    request = EngineRequest(text=text[start:end], language="pl", voice=VoiceRealization())
+    seconds += len(engine.synthesize(request).audio) / engine.sample_rate
+print(seconds > 0)
+"""
+
+
+def test_every_chunk_of_a_long_dotted_run_is_safe_for_espeak():
+    done = subprocess.run([sys.executable, "-c", _DOTTED_CHUNKS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "True"
