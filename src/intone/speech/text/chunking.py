@@ -6,15 +6,15 @@ over the whole chunk. Audio leaves long before a chunk is done (the engines deco
 on its own, never merged with the next (its prosody is computed before the first window), and cut at a
 clause only when the sentence is very long. Later chunks are whole sentences, merged while short and
 split at clauses, then at spaces, while long. Chunks are contiguous spans that together cover the text
-exactly, so nothing is ever dropped. A word is only cut when a single run of characters without any
-space is longer than a whole chunk.
+exactly, so nothing is ever dropped.
 
-A run of characters without a space longer than `ChunkPlan.run_maximum` (a word of thousands of letters,
-a long URL) is read in pieces of at most that length, each ending a chunk, cut after punctuation where
-the run has some. This bounds what the front end and the engines get in one word: espeak-ng aborts the
-whole process (a stack overflow) on a run of about 60 or more letters each followed by a dot ("a.b.c.",
-spelled as one abbreviation), and it reads only part of a word of hundreds of letters. Chinese
-punctuation ends a run like a space, so Chinese text keeps its sentence chunks.
+A word is only cut when it is a run of characters without a space longer than `ChunkPlan.run_maximum`
+(a word of thousands of letters, a long URL): such a run is read in pieces of at most that length, each
+ending a chunk, cut after punctuation where the run has some. This bounds what the front end and the
+engines get in one word: espeak-ng aborts the whole process (a stack overflow) on letters each followed
+by a dot ("a.b.c.", spelled as one abbreviation) from 64 of them (200 in ASCII), and reads only part of
+a word of hundreds of letters. Chinese punctuation ends a run like a space, so Chinese text keeps its
+sentence chunks.
 """
 
 from __future__ import annotations
