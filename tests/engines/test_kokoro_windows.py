@@ -13,6 +13,7 @@ from intone.engines import kokoro_calibration
 from intone.engines.base import EngineRequest, Prepared, VoiceRealization
 from intone.engines.cores import cores, granted
 from intone.engines.kokoro import SAMPLES_PER_FRAME, KokoroEngine
+from intone.engines.kokoro_graph import GENERATOR_INPUT, SOURCE, STYLE, UPSAMPLED
 from intone.engines.voice_packs import VoicePacks, default_dir
 from tests.utils.windows import join_jump, largest_jump, log_mel_distance
 
@@ -148,16 +149,18 @@ def test_windows_of_different_chunks_decode_at_once(engine: KokoroEngine, chunks
 
 
 def test_generator_with_the_chunk_s_own_statistics_is_the_shipped_one(engine: KokoroEngine, chunks) -> None:
-    """The cut generator fed a chunk's own statistics decodes it bit for bit as the shipped model:
-    the surgery changes where statistics come from, nothing else."""
+    """The upsampler then the cut generator, fed a chunk's own statistics, decode it bit for bit as the
+    shipped model: the surgery changes where statistics come from, nothing else."""
     prepared, whole = chunks[0, 2]
     chunk = prepared.state
     layout = engine._layout
     _, *values = engine._session("measuring").run(["audio", *layout.measured()], chunk.generator_feeds())
     own = kokoro_calibration.Measurement(chunk.total, tuple(values))
     statistics = kokoro_calibration.Calibration.pool([[own]] * len(kokoro_calibration.ANCHORS), layout)
+    (upsampled,) = engine._session("upsampler").run([UPSAMPLED], {GENERATOR_INPUT: chunk.generator_input})
+    feeds = {UPSAMPLED: upsampled, SOURCE: chunk.source, STYLE: chunk.style}
     (audio,) = engine._session("generator").run(
-        ["audio"], {**chunk.generator_feeds(), **statistics.feeds(kokoro_calibration.ANCHORS[0], layout)}
+        ["audio"], {**feeds, **statistics.feeds(kokoro_calibration.ANCHORS[0], layout)}
     )
     scaled = np.clip(audio[chunk.cut * SAMPLES_PER_FRAME :] * chunk.gain, -1.0, 1.0).astype(np.float32)
     assert np.array_equal(scaled, whole)

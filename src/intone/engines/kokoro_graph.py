@@ -1,8 +1,13 @@
-"""Kokoro's graph cut in two for decoding in windows (docs/kokoro-windows.md).
+"""Kokoro's graph cut into parts for decoding in windows (docs/kokoro-windows.md).
 
-- `front`: tokens, style, speed -> durations, the generator's input and the source's STFT. It sees the
-  whole chunk; everything after it works frame by frame, except statistics.
-- `generator`: generator input, source STFT, style and the generator's statistics -> audio. Every
+- `front`: tokens, style, speed -> durations, the generator's input and the harmonic source (the
+  waveform the generator takes an STFT of, padded as the STFT wants). It sees the whole chunk; everything
+  after it works frame by frame, except statistics. The source's STFT is left to the generator: on a
+  window it is cheap, on the whole chunk it was a fifth of the front's time, ahead of the first audio.
+- `upsampler`: the generator's input -> its first upsampling (`ups.0`, a float ConvTranspose, x10). Kept
+  apart because it rounds differently on inputs under 66 steps, while everything after it decodes any
+  window exactly: it runs on at least 33 frames and the generator on what the window needs.
+- `generator`: the upsampled input, source, style and the generator's statistics -> audio. Every
   instance norm's two `ReduceMean`s over time (mean, variance) and every `DynamicQuantizeLinear` of a
   tensor that runs along time (replaced by `QuantizeLinear`) take their values from graph inputs, so a
   window decodes as the same frames would inside a chunk with those statistics.
@@ -23,7 +28,12 @@ import onnx.utils
 from onnx import TensorProto, helper
 
 GENERATOR_INPUT = "/decoder/decoder/decode.3/Div_4_output_0"
-SOURCE_STFT = "/decoder/decoder/generator/Concat_3_output_0"
+# The source after its reflection padding, [1, 1, 600 * frames + 20]: STFT step k (n_fft 20, hop 5) reads
+# samples 5k to 5k + 20, so frames [a, b) read samples [600a, 600b + 20).
+SOURCE = "/decoder/decoder/generator/Pad_output_0"
+# The generator's input after `ups.0` (stride 10, kernel 20, padding 5): [1, 256, 20 * frames]; step j
+# reads input steps (j - 14) // 10 to (j + 5) // 10.
+UPSAMPLED = "/decoder/decoder/generator/ups.0/ConvTranspose_output_0"
 DURATIONS = "durations"
 AUDIO = "audio"
 STYLE = "style"
@@ -83,26 +93,28 @@ class Layout:
 @dataclass(frozen=True)
 class Parts:
     front: onnx.ModelProto
+    upsampler: onnx.ModelProto
     generator: onnx.ModelProto
     measuring: onnx.ModelProto
 
 
 def split(model: onnx.ModelProto) -> Parts:
-    """The three models cut from the durations-patched Kokoro model, which is left unchanged."""
+    """The four models cut from the durations-patched Kokoro model, which is left unchanged."""
     layout = _statistics(model)
     front = onnx.utils.Extractor(model).extract_model(
-        ["tokens", STYLE, "speed"], [DURATIONS, GENERATOR_INPUT, SOURCE_STFT]
+        ["tokens", STYLE, "speed"], [DURATIONS, GENERATOR_INPUT, SOURCE]
     )
+    upsampler = onnx.utils.Extractor(model).extract_model([GENERATOR_INPUT], [UPSAMPLED])
     measuring = _measuring(model, layout)
     generator = _generator(model, layout)
     helper.set_model_props(generator, {LAYOUT_KEY: layout.to_json()})
-    return Parts(front, generator, measuring)
+    return Parts(front, upsampler, generator, measuring)
 
 
 def _statistics(model: onnx.ModelProto) -> Layout:
     """The instance norms and dynamic quantizers downstream of the generator's two time-running inputs."""
     producers = {output: node for node in model.graph.node for output in node.output}
-    timed = {GENERATOR_INPUT, SOURCE_STFT}
+    timed = {GENERATOR_INPUT, SOURCE}
     norms: list[Norm] = []
     quantizers: list[Quantizer] = []
     means: set[str] = set()
@@ -159,7 +171,7 @@ def _measuring(model: onnx.ModelProto, layout: Layout) -> onnx.ModelProto:
     work.graph.node.extend(nodes)
     _declare_norms(work, layout)
     return onnx.utils.Extractor(work).extract_model(
-        [GENERATOR_INPUT, SOURCE_STFT, STYLE], [AUDIO, *layout.measured()]
+        [GENERATOR_INPUT, SOURCE, STYLE], [AUDIO, *layout.measured()]
     )
 
 
@@ -189,7 +201,7 @@ def _generator(model: onnx.ModelProto, layout: Layout) -> onnx.ModelProto:
         *(q.scale for q in layout.quantizers),
         *(q.zero_point for q in layout.quantizers),
     ]
-    inputs = [GENERATOR_INPUT, SOURCE_STFT, STYLE, *statistics]
+    inputs = [UPSAMPLED, SOURCE, STYLE, *statistics]
     return onnx.utils.Extractor(work).extract_model(inputs, [AUDIO])
 
 
