@@ -193,13 +193,44 @@ def test_keys_create_prints_nothing_on_stdout_unless_it_created_a_key(capsys, mo
 
 def test_serve_with_auth_off_says_so_and_shows_intones_log(capsys, monkeypatch):
     monkeypatch.setenv("INTONE_AUTH", "off")
-    monkeypatch.setenv("_INTONE_SERVE_URL", "")  # serve sets it for its workers; restored after the test
+    # serve sets these for its workers; restored after the test
+    monkeypatch.setenv("_INTONE_SERVE_URL", "")
+    monkeypatch.setenv("_INTONE_LISTENER", "")
     ran: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: ran.update(kwargs))
     assert main(["serve", "--port", "1"]) == 0
-    assert "INTONE_AUTH=off" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "INTONE_AUTH=off" in err
     loggers = ran["log_config"]["loggers"]
     assert loggers["intone"]["level"] == "INFO" and loggers["intone"]["handlers"]
+    # Every connection goes through Intone's listener, which also takes TLS on loopback: said once.
+    assert ran["http"] == "intone.serving.listener:Listener" and "ssl_certfile" not in ran
+    assert err.count("SSL_CERT_FILE=") == 1
+    options = json.loads(os.environ["_INTONE_LISTENER"])
+    assert options["tls"] == "shared" and options["certfile"].endswith("cert.pem")
+
+
+@pytest.mark.parametrize(
+    ("args", "tls", "fix"),
+    [
+        (["--host", "0.0.0.0"], "off", "--ssl-certfile"),
+        (["--no-tls"], "off", "--no-tls"),
+        (["--tls-self-signed"], "only", ""),
+    ],
+)
+def test_serve_chooses_how_its_port_takes_tls(monkeypatch, args, tls, fix):
+    monkeypatch.setenv("_INTONE_SERVE_URL", "")
+    monkeypatch.setenv("_INTONE_LISTENER", "")
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr("intone.cli._unsafe_bind", lambda settings, host: None)
+    assert main(["serve", "--port", "1", *args]) == 0
+    options = json.loads(os.environ["_INTONE_LISTENER"])
+    assert options["tls"] == tls and fix in options["tls_fix"]
+
+
+def test_serve_refuses_two_tls_choices(capsys):
+    assert main(["serve", "--no-tls", "--tls-self-signed"]) == 2
+    assert "use one of" in capsys.readouterr().err
 
 
 def test_intones_log_under_serve_keeps_secrets_out():
@@ -288,7 +319,15 @@ def test_bootstrap_runs_one_at_a_time_and_keeps_stdout_clean(tmp_path):
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git working tree")
 def test_what_the_readme_examples_write_is_ignored_by_git():
-    written = ["speech.mp3", "hello.mp3", "hello.json", "kokoro-js-1.2.1.tgz", ".venv.lock", ".env"]
+    written = [
+        "speech.mp3",
+        "realtime.mp3",
+        "hello.mp3",
+        "hello.json",
+        "kokoro-js-1.2.1.tgz",
+        ".venv.lock",
+        ".env",
+    ]
     done = subprocess.run(
         ["git", "-C", str(ROOT), "check-ignore", "--no-index", *written], capture_output=True, text=True
     )

@@ -37,6 +37,8 @@ from intone.config import MAX_MESSAGE_BYTES, Settings
 from intone.engines import voice_packs
 from intone.engines.registry import EngineSet
 from intone.rendering import render
+from intone.serving.files import connections_that_fit, raise_file_limit
+from intone.serving.options import ListenerOptions, TlsMode
 from intone.speech import languages
 from intone.speech.errors import SpeechError
 from intone.speech.models import MODELS, spoken_languages
@@ -44,7 +46,7 @@ from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import catalog
 from intone.store.database import Store
 from intone.store.keys import CHARACTER_LIMIT_MAX
-from intone.tls import ensure_self_signed, trust_hint
+from intone.tls import ensure_self_signed, server_context, shared_port_hint, trust_hint
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -110,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         "--tls-self-signed",
         action="store_true",
         help="serve HTTPS/WSS with a certificate from a local CA kept in the data directory",
+    )
+    serve.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="plain HTTP only (by default a loopback server also accepts TLS on its port, with the local CA)",
     )
     serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
@@ -241,18 +248,16 @@ def _serve(args: argparse.Namespace) -> int:
                 "requests per key on its own; quotas are shared through the database.",
                 file=sys.stderr,
             )
-    certfile, keyfile = args.ssl_certfile, args.ssl_keyfile
-    if args.tls_self_signed:
-        if certfile or keyfile:
-            print("intone: use either --tls-self-signed or --ssl-certfile/--ssl-keyfile", file=sys.stderr)
-            return 2
-        files = ensure_self_signed(settings.data_dir / "tls", [args.host])
-        certfile, keyfile = str(files.cert), str(files.key)
-        print(trust_hint(files), file=sys.stderr)
-    elif bool(certfile) != bool(keyfile):
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         print("intone: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
-    scheme = "https" if certfile else "http"
+    if args.tls_self_signed + bool(args.ssl_certfile) + args.no_tls > 1:
+        print("intone: use one of --tls-self-signed, --ssl-certfile/--ssl-keyfile, --no-tls", file=sys.stderr)
+        return 2
+    options = _listener_options(args, settings)
+    # uvicorn constructs the connection protocol in each worker process; it reads these there.
+    options.export()
+    scheme = "https" if options.tls == "only" else "http"
     host = f"[{args.host}]" if ":" in args.host else args.host
     os.environ[_SERVE_URL_VARIABLE] = f"{scheme}://{host}:{args.port}"
     uvicorn.run(
@@ -261,8 +266,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        ssl_certfile=certfile,
-        ssl_keyfile=keyfile,
+        # Every connection starts in Intone's listener: caps, head deadline, plain HTTP or TLS.
+        http="intone.serving.listener:Listener",
         log_level=args.log_level,
         log_config=_log_config(args.log_level),
         timeout_graceful_shutdown=settings.shutdown_grace,
@@ -270,6 +275,58 @@ def _serve(args: argparse.Namespace) -> int:
         ws_max_size=MAX_MESSAGE_BYTES,  # a larger frame is refused as it arrives, never buffered
     )
     return 0
+
+
+def _listener_options(args: argparse.Namespace, settings: Settings) -> ListenerOptions:
+    tls, certfile, keyfile, fix = _tls(args, settings)
+    file_limit = raise_file_limit()
+    fit = connections_that_fit(file_limit)
+    if settings.max_connections > fit:
+        print(
+            f"intone: note: {fit} open connections per process fit the open-file limit ({file_limit}); "
+            f"INTONE_MAX_CONNECTIONS={settings.max_connections} is lowered to that",
+            file=sys.stderr,
+        )
+    max_connections = min(settings.max_connections, fit)
+    return ListenerOptions(
+        tls=tls,
+        certfile=certfile,
+        keyfile=keyfile,
+        tls_fix=fix,
+        header_timeout=settings.header_timeout,
+        max_connections=max_connections,
+        max_connections_per_client=min(settings.max_connections_per_client, max_connections),
+    )
+
+
+def _tls(args: argparse.Namespace, settings: Settings) -> tuple[TlsMode, str | None, str | None, str]:
+    """How the port treats TLS, with the certificate and key to serve it, and what to tell an operator
+    whose server is sent a TLS hello it cannot serve."""
+    if args.ssl_certfile:
+        server_context(args.ssl_certfile, args.ssl_keyfile)  # unreadable files: a sentence now, not later
+        return "only", args.ssl_certfile, args.ssl_keyfile, ""
+    if args.tls_self_signed:
+        files = ensure_self_signed(settings.data_dir / "tls", [args.host])
+        print(trust_hint(files), file=sys.stderr)
+        return "only", str(files.cert), str(files.key), ""
+    if args.no_tls:
+        return "off", None, None, "it was started with --no-tls; start it without to accept TLS on loopback"
+    if not _is_loopback(args.host):
+        return (
+            "off",
+            None,
+            None,
+            "on an address other than loopback TLS needs a certificate: start it with --ssl-certfile F "
+            "--ssl-keyfile F, or with --tls-self-signed (clients then trust its local CA)",
+        )
+    # Loopback: the SDK's realtime helper dials wss:// on this very port, so TLS is served beside HTTP.
+    try:
+        files = ensure_self_signed(settings.data_dir / "tls", [args.host])
+    except (OSError, ValueError) as error:
+        print(f"intone: TLS on port {args.port} is off: {error}", file=sys.stderr)
+        return "off", None, None, f"its local CA could not be set up ({error})"
+    print(shared_port_hint(files), file=sys.stderr)
+    return "shared", str(files.cert), str(files.key), ""
 
 
 def _log_config(level: str) -> dict[str, Any]:

@@ -86,6 +86,25 @@ class Settings(BaseSettings):
         "long: 120,000 characters, at most 12 bytes each as JSON escapes of a surrogate pair (4 as UTF-8), "
         "so 1.44 MB; 4 MiB leaves room for the other fields and margin.",
     )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a connection may take to send a request's complete head (from its first byte, "
+        "or from when it was opened, TLS handshake included); a slower one is closed.",
+    )
+    max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="Open connections one server process holds (lowered to fit the file limit); beyond it "
+        "a new connection gets 503 service_unavailable, or is closed.",
+    )
+    max_connections_per_client: int = Field(
+        default=256,
+        ge=1,
+        description="Open connections one client address (an IPv6 /64) holds per server process; beyond it "
+        "429 too_many_connections, or closed. Behind a reverse proxy all clients share its address.",
+    )
     history_max_audio_mb: float = Field(
         default=1024, ge=0, description="Audio kept in each key's history, in MB; the oldest goes first."
     )

@@ -1,8 +1,10 @@
-"""A self-signed TLS setup for `intone serve --tls-self-signed`: a local CA plus a server certificate.
+"""A self-signed TLS setup for `intone serve`: a local CA plus a server certificate.
 
 The ElevenLabs SDK's realtime helper always dials `wss://` on the API's own host and port, so plain HTTP
-is not enough. Clients are told to trust the CA (`SSL_CERT_FILE=ca.pem`); the CA is therefore created
-once and kept, while the server certificate is reissued from it whenever it no longer fits.
+is not enough: on loopback `intone serve` accepts TLS on its port with these files by default, and
+`--tls-self-signed` serves only TLS with them, on any address. Clients are told to trust the CA
+(`SSL_CERT_FILE=ca.pem`); the CA is therefore created once and kept, while the server certificate is
+reissued from it whenever it no longer fits.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import ipaddress
 import os
 import shlex
 import socket
+import ssl
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +89,24 @@ def trust_hint(files: TlsFiles) -> str:
             f"  curl: curl --cacert {ca} https://...",
         ]
     )
+
+
+def shared_port_hint(files: TlsFiles) -> str:
+    """The one line a loopback server prints about the TLS it accepts beside plain HTTP."""
+    ca = shlex.quote(str(files.ca_cert))
+    return (
+        "intone: TLS (https://, wss://) is accepted on the same port with the local CA; the SDK's "
+        f"realtime helper (convert_realtime) needs it trusted: export SSL_CERT_FILE={ca} "
+        f"(Node: NODE_EXTRA_CA_CERTS={ca})"
+    )
+
+
+def server_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    """The server side of TLS with this certificate and key (HTTP/1.1, which is all the server speaks)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def _load_ca(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:

@@ -140,6 +140,9 @@ def test_self_signed_tls_serves_the_sdk(tmp_path):
         assert int(done.stdout) > 5
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{running.url}/health")  # not trusted without the CA
+        # Asked for TLS, the port serves no plain HTTP: a plain request is told to use https://.
+        plain = httpx.get(running.url.replace("https://", "http://") + "/health")
+        assert plain.status_code == 400 and plain.json()["detail"]["status"] == "tls_required"
 
 
 def test_serves_tls_with_a_given_certificate(tmp_path):
