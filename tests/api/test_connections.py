@@ -16,8 +16,11 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 from tests.api.server import Server, serving
+from tests.api.ws import ws_url
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +122,22 @@ def test_the_server_cap_answers_503_and_frees_up(server):
         assert status == 503 and body["detail"]["status"] == "service_unavailable"
     time.sleep(0.3)
     assert _health(server) == 200
+
+
+def test_open_websockets_count_until_they_close(server):
+    def socket_from(source: str) -> ClientConnection:
+        url = ws_url(server.url, "stream-input", model_id="eleven_flash_v2_5")
+        return connect(url, sock=_connect(server, source), additional_headers=server.headers)
+
+    with ExitStack() as stack:
+        for _ in range(PER_CLIENT):
+            stack.enter_context(socket_from("127.0.0.5"))
+        with pytest.raises(InvalidStatus) as refused:
+            socket_from("127.0.0.5")
+        assert refused.value.response.status_code == 429
+    time.sleep(0.3)
+    with socket_from("127.0.0.5"):  # the upgraded connections gave their places back as they closed
+        pass
 
 
 def test_a_tls_hello_over_the_cap_is_closed_at_once(server):
