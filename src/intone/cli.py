@@ -294,6 +294,7 @@ def _listener_options(args: argparse.Namespace, settings: Settings) -> ListenerO
         keyfile=keyfile,
         tls_fix=fix,
         header_timeout=settings.header_timeout,
+        max_head_bytes=settings.max_head_bytes,
         max_connections=max_connections,
         max_connections_per_client=min(settings.max_connections_per_client, max_connections),
     )

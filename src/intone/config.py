@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="Seconds a connection may take to send a request's complete head (from its first byte, "
         "or from when it was opened, TLS handshake included); a slower one is closed.",
     )
+    max_head_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="The largest request head (request line and headers) accepted, in bytes; a larger one "
+        "gets 431 request_header_fields_too_large and the connection is closed.",
+    )
     max_connections: int = Field(
         default=4096,
         ge=1,

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 HEAD_TIMEOUT = 1.5
 PER_CLIENT = 4
 TOTAL = 10
+MAX_HEAD = 16 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         "INTONE_HEADER_TIMEOUT": str(HEAD_TIMEOUT),
         "INTONE_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
         "INTONE_MAX_CONNECTIONS": str(TOTAL),
+        "INTONE_MAX_HEAD_BYTES": str(MAX_HEAD),
     }
     with serving(tmp_path_factory.mktemp("intone-connections"), env=env) as running:
         yield running
@@ -56,9 +58,13 @@ def _seconds_until_closed(connection: socket.socket, limit: float = 10) -> float
     return time.monotonic() - started
 
 
-def _answer(connection: socket.socket) -> tuple[int, dict[str, str], dict]:
+def _answer(connection: socket.socket, extra: bytes = b"") -> tuple[int, dict[str, str], dict]:
     """Sends a request head and reads the whole answer (the server closes after it)."""
-    connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + b"\r\n")
+    return _read_answer(connection)
+
+
+def _read_answer(connection: socket.socket) -> tuple[int, dict[str, str], dict]:
     connection.settimeout(5)
     data = b""
     while chunk := connection.recv(4096):
@@ -88,12 +94,29 @@ def test_a_second_request_on_a_kept_connection_has_the_same_deadline(server):
     with _connect(server) as connection:
         connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         connection.settimeout(5)
-        assert connection.recv(1024).startswith(b"HTTP/1.1 200")
+        answer = b""
+        while not answer.endswith(b'{"status":"ok"}'):
+            answer += connection.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 200")
         time.sleep(HEAD_TIMEOUT)  # idle past the deadline is fine: only a begun head is timed
         connection.sendall(b"GET /health HTTP/1.1\r\n")
         started = time.monotonic()
         assert _seconds_until_closed(connection) < HEAD_TIMEOUT + 1.5
         assert time.monotonic() - started > HEAD_TIMEOUT - 0.2
+
+
+@pytest.mark.parametrize("endless", [False, True])
+def test_a_head_over_the_size_limit_gets_431(server, endless):
+    assert httpx.get(f"{server.url}/health", headers={"x-padding": "a" * (MAX_HEAD // 2)}).status_code == 200
+    with _connect(server) as connection:
+        if endless:  # one header that has not ended past the limit
+            connection.sendall(b"GET /health HTTP/1.1\r\nx-padding: " + b"a" * MAX_HEAD)
+            status, _, body = _read_answer(connection)
+        else:  # a whole head, three headers of half the limit each, in one piece
+            padding = b"x-padding: " + b"a" * (MAX_HEAD // 2) + b"\r\n"
+            status, _, body = _answer(connection, padding * 3)
+    assert status == 431 and body["detail"]["status"] == "request_header_fields_too_large"
+    assert "Traceback" not in server.log_text()
 
 
 def test_one_address_over_its_cap_is_refused_while_others_are_served(server):

@@ -159,6 +159,7 @@ class Listener(asyncio.Protocol):
             lease=self.lease,
             deadline=self.deadline,
             header_timeout=self.shared.options.header_timeout,
+            max_head_bytes=self.shared.options.max_head_bytes,
         )
 
     def _hand_over(self, protocol: asyncio.BaseProtocol, transport: asyncio.Transport, data: bytes) -> None:

@@ -29,6 +29,7 @@ class ListenerOptions:
     # What to tell the operator when a TLS hello arrives and TLS is off.
     tls_fix: str
     header_timeout: float
+    max_head_bytes: int
     max_connections: int
     max_connections_per_client: int
 
@@ -50,6 +51,7 @@ def current() -> ListenerOptions:
         keyfile=None,
         tls_fix="serve with `intone serve`, which accepts TLS on the same port",
         header_timeout=settings.header_timeout,
+        max_head_bytes=settings.max_head_bytes,
         max_connections=settings.max_connections,
         max_connections_per_client=settings.max_connections_per_client,
     )
