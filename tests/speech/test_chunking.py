@@ -1,5 +1,6 @@
 import random
 import string
+import unicodedata
 
 import pytest
 
@@ -139,3 +140,9 @@ def test_a_long_run_is_cut_between_combining_sequences():
 )
 def test_text_without_long_runs_is_chunked_as_before(text):
     assert chunk_spans(text) == chunk_spans(text, ChunkPlan(run_maximum=len(text)))
+
+
+def test_a_long_run_is_not_cut_between_punctuation_and_its_combining_mark():
+    text = "ab.\u0301" * 100
+    for a, _ in chunk_spans(text)[1:]:
+        assert not unicodedata.combining(text[a])

@@ -84,7 +84,7 @@ def _piece_end(text: str, start: int, limit: int) -> int:
     """After the piece's last punctuation mark in its second half, else at the limit (never inside a
     combining sequence)."""
     for end in range(start + limit, start + limit // 2, -1):
-        if unicodedata.category(text[end - 1]).startswith("P"):
+        if unicodedata.category(text[end - 1]).startswith("P") and _separable(text, end):
             return end
     return _grapheme_cut(text, start, start + limit)
 
@@ -140,9 +140,14 @@ def _cut_at_space(text: str, start: int, limit: int) -> int:
 def _grapheme_cut(text: str, start: int, limit: int) -> int:
     """`limit`, or the nearest cut before it (after `start`) that splits no combining sequence."""
     cut = limit
-    while cut > start + 1 and (unicodedata.combining(text[cut]) or _is_joiner(text[cut - 1])):
+    while cut > start + 1 and not _separable(text, cut):
         cut -= 1
     return cut
+
+
+def _separable(text: str, index: int) -> bool:
+    """Whether a cut before `index` splits no combining sequence."""
+    return not (unicodedata.combining(text[index]) or _is_joiner(text[index - 1]))
 
 
 def _is_joiner(char: str) -> bool:
