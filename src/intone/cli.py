@@ -272,6 +272,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=_log_config(args.log_level),
         timeout_graceful_shutdown=settings.shutdown_grace,
         server_header=False,
+        # A worker answers the supervisor's ping only once it has imported Intone; on a busy machine that
+        # takes longer than uvicorn's 5 s, and the supervisor would kill and respawn it in a loop.
+        timeout_worker_healthcheck=60,
         ws_max_size=MAX_MESSAGE_BYTES,  # a larger frame is refused as it arrives, never buffered
     )
     return 0
