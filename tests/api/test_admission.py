@@ -103,36 +103,55 @@ def test_waiting_requests_go_by_priority_then_arrival(server):
 
     def request(name: str, key: str) -> None:
         sent = time.monotonic()
-        response = say(server, key, MULTILINGUAL, SENTENCE)  # seconds of Kokoro: it holds its place
+        # Seconds of Piper audio: the low one, let in when the high one ends, is still running when the
+        # test looks, and neither slows the other's Kokoro as the holders run beside it.
+        response = say(server, key, FLASH, SENTENCE)
         assert response.status_code == 200, response.text
         admitted[name] = sent + float(response.headers["server-timing"].split("dur=")[1]) / 1000
 
-    with contextlib.ExitStack() as holders:
-        # Every place is held by a stream its client does not read: it stalls, and keeps its place
-        # until the test hangs up on it. So places come free exactly when the test says.
-        clients = [
-            holders.enter_context(httpx.Client(base_url=server.url, timeout=60)) for _ in range(CAPACITY)
-        ]
-        for client in clients:
-            holders.enter_context(
-                client.stream(
-                    "POST",
-                    f"/v1/text-to-speech/{BRIAN}/stream",
-                    headers={"xi-api-key": holder},
-                    params={"output_format": "pcm_44100"},
-                    json={"text": SENTENCE * 60, "model_id": FLASH},
-                )
-            )
+    with _streaming(server, holder, CAPACITY) as hang_up:
+        time.sleep(1.5)  # every place taken
         waiting = {}
         for name, key in (("low", low), ("high", high)):
             waiting[name] = threading.Thread(target=request, args=(name, key))
             waiting[name].start()
             time.sleep(0.3)  # arrival order
-        clients[0].close()  # one place comes free: the later but higher-priority request takes it
+        hang_up[0].set()  # one place comes free: the later but higher-priority request takes it
         waiting["high"].join(120)
         assert "high" in admitted and "low" not in admitted  # the lower one is still waiting
     waiting["low"].join(120)  # the other holders hung up
     assert admitted["high"] < admitted["low"], admitted
+
+
+@contextlib.contextmanager
+def _streaming(server: Server, key: str, count: int) -> Iterator[list[threading.Event]]:
+    """`count` long Piper streams, read as fast as they come, so each holds its place while it is
+    synthesized (a stream whose client does not read gives its place back). Setting a stream's event
+    hangs up on it, which frees its place; the rest hang up when the block ends."""
+    hang_up = [threading.Event() for _ in range(count)]
+
+    def listen(stop: threading.Event) -> None:
+        with httpx.stream(
+            "POST",
+            f"{server.url}/v1/text-to-speech/{BRIAN}/stream",
+            headers={"xi-api-key": key},
+            params={"output_format": "pcm_16000"},
+            json={"text": SENTENCE * 60, "model_id": FLASH},
+            timeout=60,
+        ) as response:
+            for _ in response.iter_bytes():
+                if stop.is_set():
+                    return
+
+    threads = [threading.Thread(target=listen, args=(stop,)) for stop in hang_up]
+    for thread in threads:
+        thread.start()
+    try:
+        yield hang_up
+    finally:
+        for stop, thread in zip(hang_up, threads, strict=True):
+            stop.set()
+            thread.join(60)
 
 
 def test_a_client_gone_while_queued_leaves_the_queue_and_pays_nothing(server):

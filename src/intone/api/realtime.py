@@ -4,7 +4,8 @@ of a multi-stream-input socket).
 Text goes into a `TextBuffer`, which decides when a segment is ready (the chunk length schedule,
 `try_trigger_generation`, `flush`, auto mode). Segments are synthesized one after another by a task
 of their own, so reading the socket never waits for synthesis. Each segment is charged to the caller's
-quota and holds a concurrency place only while it is synthesized: an idle open socket costs nothing.
+quota and holds a concurrency place only while it is synthesized: an idle open socket costs nothing, and
+a socket whose client does not take its audio gives its place back meanwhile (`intone.api.places`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.api.auth import AuthError, check_scope, current
 from intone.api.errors import ApiError
-from intone.api.grants import grant
+from intone.api.grants import credits_for, grant
+from intone.api.places import Place
 from intone.api.state import Services
 from intone.audio.formats import OutputFormat
 from intone.cluster.health import RedisUnavailable
@@ -84,7 +86,8 @@ class RealtimeStream:
         self._on_error = on_error
         # One job for the whole stream: its listener's playback clock runs across segments.
         self._job = svc.job(caller.tier.priority, live=True)
-        self.character_limit = get_model(template.model_id).character_limit
+        self._model = get_model(template.model_id)
+        self.character_limit = self._model.character_limit
         self._renderer = Renderer(svc.synthesizer, fmt)
         self._queue: asyncio.Queue[str | _Flush | None] = asyncio.Queue()
         self._spoken = ""
@@ -92,12 +95,30 @@ class RealtimeStream:
         self._working = False
         self._stopped = False
         self._charged = 0  # characters of this stream's segments that were charged and kept
+        self._queued = 0  # characters of the segments in the queue
+        self._current = 0  # characters of the segment being synthesized
         self._task = asyncio.create_task(self._generate())
 
     @property
     def busy(self) -> bool:
         """Audio is being made or waits to be: the client is not idle, it is listening."""
         return self._working or not self._queue.empty()
+
+    @property
+    def caller(self) -> Caller:
+        """The caller as its key was at the latest segment."""
+        return self._caller
+
+    @property
+    def waiting(self) -> int:
+        """Characters added and not yet spoken: buffered, queued as segments, or being synthesized."""
+        return len(self._buffer.pending) + self._queued + self._current
+
+    def credits_waiting(self, extra: int = 0) -> int:
+        """What the text not yet charged (buffered or queued), and `extra` characters more, will cost
+        when its segments are charged (as `grant` charges them: the stream's text as a whole)."""
+        uncharged = len(self._buffer.pending) + self._queued + extra
+        return credits_for(self._model, self._charged + uncharged) - credits_for(self._model, self._charged)
 
     def add(self, text: str, *, trigger: bool = False, flush: bool = False) -> None:
         """Raises ValueError for text with an unpaired UTF-16 surrogate."""
@@ -106,15 +127,19 @@ class RealtimeStream:
         if trigger:
             segments += self._buffer.trigger()
         for segment in segments:
-            self._queue.put_nowait(segment)
+            self._enqueue(segment)
         if flush:
             self.flush()
 
     def flush(self) -> None:
         rest = self._buffer.flush()
         if rest is not None:
-            self._queue.put_nowait(rest)
+            self._enqueue(rest)
         self._queue.put_nowait(_Flush())
+
+    def _enqueue(self, segment: str) -> None:
+        self._queued += len(segment)
+        self._queue.put_nowait(segment)
 
     async def finish(self) -> None:
         """Speaks everything still buffered, waits for it, and sends the final message."""
@@ -142,9 +167,12 @@ class RealtimeStream:
                     rest = self._renderer.finish()
                     if rest:
                         await self._send(self._message(Piece(rest, Alignment.empty(), Alignment.empty())))
-                elif speakable(item):  # a segment with nothing to speak is skipped, uncharged
-                    await self._speak(item)
-                self._working = False
+                else:
+                    self._queued -= len(item)
+                    self._current = len(item)
+                    if speakable(item):  # a segment with nothing to speak is skipped, uncharged
+                        await self._speak(item)
+                self._working, self._current = False, 0
         except (EngineUnavailable, RedisUnavailable) as error:  # the server's fault, said with what fixes it
             log.error("a realtime stream cannot synthesize: %s", error.message)
             await self._fail(error.status, error.message, INTERNAL_ERROR)
@@ -159,7 +187,7 @@ class RealtimeStream:
                 "internal_error", "Synthesis failed on the server; its log says why.", INTERNAL_ERROR
             )
         finally:
-            self._working = False
+            self._working, self._current = False, 0
 
     async def _fail(self, error: str, message: str, code: int) -> None:
         if self._on_error is not None:
@@ -176,18 +204,22 @@ class RealtimeStream:
         check_scope(self._caller, Scope.TEXT_TO_SPEECH)
         self._svc.calibrate_soon(plan)
         granted = await grant(self._svc, self._caller, plan, len(segment), self._charged)
+        place = Place(self._svc, self._caller, plan, len(segment), granted.admitted)
         delivered = False
         try:
             self._job.engine = plan.engine
             pieces = self._job.iterate(self._renderer.render(plan), piece_seconds)
             async with contextlib.aclosing(pieces):
-                async for piece in pieces:
-                    if self._stopped:
+                while True:
+                    await place.take()  # a window is computed only with a place
+                    piece = await anext(pieces, None)
+                    if piece is None or self._stopped:
                         return
                     if piece.audio or piece.alignment.characters:
-                        await self._send(self._message(piece))
+                        await place.send(self._send(self._message(piece)))
                         delivered = True
         finally:
+            await place.release()
             await granted.end(delivered)
             if delivered:
                 self._charged += len(segment)

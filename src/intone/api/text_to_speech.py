@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.types import Receive, Send
+from starlette.types import Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from intone.accounts.caller import Caller
@@ -27,6 +27,7 @@ from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
 from intone.api.grants import Grant, grant
+from intone.api.places import Place
 from intone.api.schemas import (
     AsciiDigits,
     AudioWithTimestamps,
@@ -273,16 +274,25 @@ def _history_item(job: _Job, logged: _Logged, audio: bytes) -> NewItem:
 
 class _AudioStream(StreamingResponse):
     """A streamed response that gives its place back however it ends, even unstarted, and its credits
-    too when no audio went out."""
+    too when no audio went out. While its client does not take the audio, the place is given back
+    (`intone.api.places`)."""
 
-    def __init__(self, content: AsyncIterator[bytes], media_type: str, job: _Job):
+    def __init__(self, content: AsyncIterator[bytes], media_type: str, job: _Job, place: Place):
         super().__init__(content, media_type=media_type, headers=job.headers)
         self._job = job
+        self._place = place
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        async def paced(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                await self._place.send(send(message))
+            else:
+                await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, paced)
         finally:
+            await self._place.release()
             await self._job.grant.end(self._job.delivered)
 
 
@@ -331,11 +341,16 @@ async def _streamed(
 ) -> StreamingResponse:
     """Streams `encode(piece)` for each piece (skipping None); the media type is the audio's unless given."""
     job = await _start(svc, caller, voice_id, body, options, request, streaming=True)
+    place = Place(svc, caller, job.plan, len(body.text), job.grant.admitted)
 
     async def content() -> AsyncIterator[bytes]:
         audio = bytearray()
         async with aclosing(_pieces(svc, job)) as pieces:
-            async for piece in pieces:
+            while True:
+                await place.take()  # a window is computed only with a place
+                piece = await anext(pieces, None)
+                if piece is None:
+                    break
                 audio += piece.audio
                 if data := encode(piece):
                     yield data
@@ -345,7 +360,7 @@ async def _streamed(
         if job.delivered:
             await _keep(svc, job, bytes(audio))
 
-    return _AudioStream(content(), media_type or job.fmt.media_type, job)
+    return _AudioStream(content(), media_type or job.fmt.media_type, job, place)
 
 
 def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
