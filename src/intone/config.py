@@ -86,6 +86,25 @@ class Settings(BaseSettings):
         "long: 120,000 characters, at most 12 bytes each as JSON escapes of a surrogate pair (4 as UTF-8), "
         "so 1.44 MB; 4 MiB leaves room for the other fields and margin.",
     )
+    max_sockets_per_key: int = Field(
+        default=100,
+        ge=1,
+        description="Realtime sockets (stream-input, multi-stream-input) one key may hold open at once; "
+        "counted across replicas when they share Redis. One more is refused with too_many_open_sockets.",
+    )
+    max_sockets: int = Field(
+        default=500,
+        ge=1,
+        description="Realtime sockets one server process holds open at once, whatever their keys; one more "
+        "is refused with system_busy.",
+    )
+    max_socket_text: int = Field(
+        default=50_000,
+        ge=1,
+        description="Characters a realtime socket may hold waiting to be spoken (buffered, or in segments "
+        "not yet synthesized), all its contexts together; a message that would pass it is refused with "
+        "text_backlog_exceeded. Above the longest message (40,000 characters), so any one message fits.",
+    )
     header_timeout: float = Field(
         default=10.0,
         gt=0,

@@ -23,7 +23,9 @@ from starlette.websockets import WebSocketState
 
 from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
+from intone.admission.gates import Hold
 from intone.api.auth import AuthError, check_scope, identify, redeem
+from intone.api.errors import ApiError
 from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
 from intone.api.schemas import (
     SEED_MAX,
@@ -32,8 +34,11 @@ from intone.api.schemas import (
     VoiceSettings,
     dictionary_ids,
 )
+from intone.api.socket_caps import socket_caps
+from intone.api.socket_text import check_waiting
 from intone.api.state import Services, voice_and_settings
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
+from intone.cluster.health import RedisUnavailable
 from intone.config import MAX_MESSAGE_BYTES
 from intone.speech.dictionaries import check_exist
 from intone.speech.errors import SpeechError
@@ -51,10 +56,11 @@ AUTH_WAIT_S = 20.0
 
 
 class StreamError(Exception):
-    def __init__(self, error: str, message: str) -> None:
+    def __init__(self, error: str, message: str, code: int = POLICY_VIOLATION) -> None:
         super().__init__(message)
         self.error = error
         self.message = message
+        self.code = code  # the WebSocket close code
 
 
 class _Lenient(BaseModel):
@@ -362,13 +368,30 @@ def _check_text(text: str, limit: int) -> None:
         )
 
 
-def _add(stream: RealtimeStream, message: StreamMessage) -> None:
+async def _add(
+    svc: Services, streams: list[RealtimeStream], stream: RealtimeStream, message: StreamMessage
+) -> None:
+    """Adds the message's text to `stream`, one of the socket's `streams`."""
     text = (message.text or "").replace("\0", "")  # never spoken nor charged, as on HTTP
     _check_text(text, stream.character_limit)
+    try:
+        await check_waiting(svc, streams, stream, text)
+    except ApiError as error:
+        raise StreamError(error.status, error.message) from None
     try:
         stream.add(text, trigger=bool(message.try_trigger_generation), flush=bool(message.flush))
     except ValueError as error:
         raise StreamError("invalid_message", str(error)) from None
+
+
+async def _socket_place(sock: _Socket, caller: Caller) -> Hold:
+    """The socket's place among its key's and the server's open sockets; released when it ends."""
+    try:
+        return await socket_caps(sock.websocket.app.state, sock.svc).take(caller.subject)
+    except ApiError as error:
+        raise StreamError(error.status, error.message) from None
+    except RedisUnavailable as error:
+        raise StreamError(error.status, error.message, INTERNAL_ERROR) from None
 
 
 async def _cancel(streams: list[RealtimeStream]) -> None:
@@ -389,10 +412,12 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     sock = _Socket(websocket, websocket.app.state.services)
     await websocket.accept()
     streams: list[RealtimeStream] = []
+    place: Hold | None = None
     try:
         query = _query(websocket)
         fmt = _format(query)
         caller, first = await _authenticate(sock, query)
+        place = await _socket_place(sock, caller)
         first = first or await sock.receive()
         if first.text is None or first.text.strip() or first.text == "":
             raise StreamError(
@@ -410,16 +435,18 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
                 await stream.finish()
                 await sock.close(1000)
                 return
-            _add(stream, message)
+            await _add(sock.svc, streams, stream, message)
     except StreamError as error:
         await _cancel(streams)
-        await sock.fail(error)
+        await sock.fail(error, code=error.code)
     except WebSocketDisconnect:
         pass
     except Exception:
         await _internal_error(sock, streams)
     finally:
         await _cancel(streams)  # however the socket ended, nothing of it runs on
+        if place is not None:
+            await place.release()
 
 
 @router.websocket("/v1/text-to-speech/{voice_id}/multi-stream-input")
@@ -428,10 +455,12 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
     await websocket.accept()
     contexts: dict[str, tuple[RealtimeStream, _Setup]] = {}
     sock.busy = lambda: any(stream.busy for stream, _ in contexts.values())
+    place: Hold | None = None
     try:
         query = _query(websocket)
         fmt = _format(query)
         caller, pending = await _authenticate(sock, query)
+        place = await _socket_place(sock, caller)
         while True:
             message, pending = pending or await sock.receive(), None
             if message.close_socket:
@@ -459,13 +488,15 @@ async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
             stream, setup = contexts[context_id]
             setup.check_unchanged(message)
             # An empty text keeps the context alive (and the socket active); it does not end it.
-            _add(stream, message)
+            await _add(sock.svc, [stream for stream, _ in contexts.values()], stream, message)
     except StreamError as error:
         await _cancel([stream for stream, _ in contexts.values()])
-        await sock.fail(error)
+        await sock.fail(error, code=error.code)
     except WebSocketDisconnect:
         pass
     except Exception:
         await _internal_error(sock, [stream for stream, _ in contexts.values()])
     finally:
         await _cancel([stream for stream, _ in contexts.values()])
+        if place is not None:
+            await place.release()
