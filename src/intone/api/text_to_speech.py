@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -289,11 +290,28 @@ class _AudioStream(StreamingResponse):
             else:
                 await send(message)
 
+        # Starlette notices a client that left only when a send fails; a stream waiting for a place (or
+        # its next window) would stay queued, then compute a window nobody hears. Watch for it instead.
+        streaming = asyncio.ensure_future(super().__call__(scope, receive, paced))
+        gone = asyncio.ensure_future(_client_gone(receive))
         try:
-            await super().__call__(scope, receive, paced)
+            await asyncio.wait({streaming, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if streaming.done():
+                streaming.result()
         finally:
+            gone.cancel()
+            if not streaming.done():
+                streaming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await streaming
             await self._place.release()
             await self._job.grant.end(self._job.delivered)
+
+
+async def _client_gone(receive: Receive) -> None:
+    """Returns when the client has disconnected (the request body was read before the response)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _timed(audio: bytes, pieces: list[Piece]) -> AudioWithTimestamps:
