@@ -32,6 +32,7 @@ from intone.speech.errors import (
     TextTooLong,
     UnsupportedLanguage,
 )
+from intone.speech.lexicon import Lexicon
 from intone.speech.mandarin import mandarin_units
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
@@ -66,6 +67,7 @@ class SpeechRequest:
     windows: WindowPlan = field(default_factory=WindowPlan.whole)
     previous_text: str = ""  # context only: read around, never spoken
     next_text: str = ""
+    lexicon: Lexicon = ()  # pronunciation rules, in order; the first that matches wins
 
     @staticmethod
     def from_api(
