@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,7 +42,8 @@ from intone.cluster.tokens import RedisTokens
 from intone.config import Settings
 from intone.engines.registry import EngineSet
 from intone.previews import Previews
-from intone.scheduling.scheduler import Scheduler
+from intone.scheduling.scheduler import BACKGROUND, Scheduler
+from intone.scheduling.speeds import CROWDING
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.store.database import Store
 from intone.store.history import Retention
@@ -99,7 +101,35 @@ def _warm_up(svc: Services) -> None:
         log.exception("loading the engines failed; /ready stays 503")
         return
     svc.ready.set()
+    svc.scheduler.submit(lambda: _measure_speeds(svc), deadline=BACKGROUND)
     svc.calibrate_soon(synthesizer.plan(_WARM_UP[0]))
+
+
+# About three seconds of audio each: long enough that an engine's fixed cost per call hardly counts.
+_SPEED_TEXT = "The birch canoe slid on the smooth planks of the old dock."
+_SPEED_RUNS = (
+    SpeechRequest(text=_SPEED_TEXT, model_id="eleven_multilingual_v2", language="en"),
+    SpeechRequest(text=_SPEED_TEXT, voice_id="Brian", model_id="eleven_flash_v2", language="en"),
+)
+
+
+def _measure_speeds(svc: Services) -> None:
+    """Times Kokoro and Piper on one core, as background work (so alone unless requests came early), so
+    that admission weighs requests by this machine's speed from the start rather than by a prior."""
+    synthesizer = svc.synthesizer
+    try:
+        for request in _SPEED_RUNS:
+            plan = synthesizer.plan(request)
+            began = time.perf_counter()
+            audio = sum(chunk.duration for chunk in synthesizer.stream(plan))
+            svc.scheduler.speeds.start_from(plan.engine, time.perf_counter() - began, audio)
+            log.info(
+                "%s: %.3f s of engine time per second of audio on one core",
+                plan.engine,
+                svc.scheduler.speeds.factor(plan.engine) / CROWDING,
+            )
+    except Exception:
+        log.exception("measuring the engines' speed failed; admission starts from its priors")
 
 
 def _needs_key(route: BaseRoute) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -36,6 +37,17 @@ def test_probes_and_docs(server):
     assert httpx.get(f"{server.url}{script}").status_code == 200
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert "/v1/text-to-speech/{voice_id}/stream/with-timestamps" in schema["paths"]
+
+
+def test_the_server_measures_its_engines_speed_once_warm(server):
+    """Admission weighs requests by each engine's speed; the server times Kokoro and Piper after its
+    warm-up, since machines differ by twice in speed."""
+    pattern = re.compile(r"(kokoro|piper): ([0-9.]+) s of engine time per second of audio")
+    deadline = time.monotonic() + 60
+    while len(found := dict(pattern.findall(server.log_text()))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(found) == {"kokoro", "piper"}, server.log_text()
+    assert 0.001 < float(found["piper"]) < float(found["kokoro"]) < 5
 
 
 def test_every_response_has_a_request_id(server):

@@ -20,7 +20,7 @@ STEP = 0.2  # seconds each fake step blocks
 
 @contextmanager
 def one_worker() -> Iterator[Scheduler]:
-    scheduler = Scheduler(1)
+    scheduler = Scheduler(1, sprinter=False)
     try:
         yield scheduler
     finally:

@@ -4,6 +4,8 @@ streams and measured engine speeds, with steps that only sleep or wait."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,13 +15,14 @@ import pytest
 
 from intone.engines.cores import cores, granted
 from intone.scheduling.playback import STREAM_MARGIN, Playback
-from intone.scheduling.scheduler import BACKGROUND, Job, Scheduler
-from intone.scheduling.speeds import PRIORS, EngineSpeeds
+from intone.scheduling.scheduler import BACKGROUND, WORKER_NICENESS, Job, Scheduler
+from intone.scheduling.speeds import CROWDING, PRIORS, EngineSpeeds
 
 
 @pytest.fixture
 def scheduler() -> Iterator[Scheduler]:
-    scheduler = Scheduler(1)
+    """One worker and no sprinter, so that every step queues behind the one running."""
+    scheduler = Scheduler(1, sprinter=False)
     yield scheduler
     scheduler.shutdown()
 
@@ -188,7 +191,7 @@ def test_streams_share_the_worker_fairly_and_a_new_one_overtakes_streams_ahead_o
     """Four streams of 0.5 s windows costing 20 ms each on one worker are far ahead of real time, so
     a stream arriving later gets its first window before their next ones; and no stream runs away from
     the others."""
-    scheduler = Scheduler(1)
+    scheduler = Scheduler(1, sprinter=False)
     try:
         made: list[list[float]] = [[] for _ in range(5)]
         first: list[list[float]] = [[] for _ in range(5)]
@@ -219,7 +222,7 @@ def test_streams_share_the_worker_fairly_and_a_new_one_overtakes_streams_ahead_o
 
 
 def test_a_higher_tier_goes_first_among_streams_that_are_all_late():
-    scheduler = Scheduler(1)
+    scheduler = Scheduler(1, sprinter=False)
     try:
         release = _occupy(scheduler)
         order: list[int] = []
@@ -229,6 +232,84 @@ def test_a_higher_tier_goes_first_among_streams_that_are_all_late():
         for future in futures:
             future.result(5)
         assert order == [3, 1, 0]
+    finally:
+        scheduler.shutdown()
+
+
+# --- The sprinter -----------------------------------------------------------------------------------
+
+
+def _running_on() -> tuple[str, int]:
+    """The thread a step runs on and that thread's OS niceness."""
+    return threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_first_window_does_not_wait_for_busy_workers_but_later_windows_do():
+    scheduler = Scheduler(1)
+    try:
+        release = _occupy(scheduler)
+        first = scheduler.submit(_running_on, first=True)
+        later = scheduler.submit(_running_on)
+        assert first.result(5)[0] == "engine-sprinter"  # while the only worker is still held
+        assert not later.done()
+        release.set()
+        assert later.result(5)[0] == "engine-0"
+        background = scheduler.submit(_running_on, deadline=BACKGROUND)
+        ahead = scheduler.submit(_running_on, deadline=time.monotonic() + 0.3, first=True)
+        assert background.result(5)[0] == "engine-0"
+        assert ahead.result(5)[0] == "engine-0"  # the sprinter takes only first windows already due
+    finally:
+        scheduler.shutdown()
+
+
+def test_an_idle_worker_takes_a_first_window_with_two_cores_rather_than_the_sprinter():
+    scheduler = Scheduler(2)
+    try:
+        deadline = time.monotonic() + 5
+        while scheduler._idle < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for _ in range(5):
+            assert scheduler.submit(lambda: (threading.current_thread().name, cores()), first=True).result(
+                5
+            ) in {
+                ("engine-0", 2),
+                ("engine-1", 2),
+            }
+    finally:
+        scheduler.shutdown()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
+def test_workers_run_at_a_lower_os_priority_than_the_sprinter():
+    scheduler = Scheduler(1)
+    try:
+        release = _occupy(scheduler)
+        sprinter = scheduler.submit(_running_on, first=True).result(5)
+        release.set()
+        worker = scheduler.submit(_running_on).result(5)
+        assert sprinter[0] == "engine-sprinter" and worker[0] == "engine-0"
+        assert worker[1] == min(19, sprinter[1] + WORKER_NICENESS)
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_step_that_ran_beside_the_sprinter_does_not_measure_speed():
+    scheduler = Scheduler(1)
+    try:
+        before = scheduler.speeds.factor("piper")
+        started, release = threading.Event(), threading.Event()
+
+        def window() -> float:
+            started.set()
+            release.wait(5)
+            return 1.0
+
+        measured = scheduler.submit(window, measure=lambda seconds: ("piper", seconds))
+        assert started.wait(5)
+        scheduler.submit(lambda: None, first=True).result(5)  # the sprinter runs meanwhile
+        release.set()
+        measured.result(5)
+        assert scheduler.speeds.factor("piper") == before
     finally:
         scheduler.shutdown()
 
@@ -244,6 +325,14 @@ def test_engine_speeds_start_from_priors_and_follow_measured_steps():
     assert speeds.factor("kokoro") == pytest.approx(0.5, abs=0.01)
     speeds.record("kokoro", busy=5.0, audio=0.0)  # a step with no audio says nothing about speed
     assert speeds.factor("kokoro") == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_speed_measured_alone_at_start_up_replaces_the_prior_scaled_for_a_busy_machine():
+    speeds = EngineSpeeds()
+    speeds.start_from("kokoro", busy=2.0, audio=3.0)  # a machine half as fast as the prior's
+    assert speeds.factor("kokoro") == pytest.approx(CROWDING * 2.0 / 3.0)
+    speeds.start_from("piper", busy=1.0, audio=0.0)
+    assert speeds.factor("piper") == PRIORS["piper"]
 
 
 def test_jobs_measure_their_engines_speed(scheduler):

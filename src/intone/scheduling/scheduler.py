@@ -4,12 +4,22 @@ A step is a blocking callable, typically one window of a request's audio. Worker
 (one per core by default); the queue is a list scanned on every pick, because the order depends on the
 time of the pick (a step's rank changes when its deadline passes) and it holds at most a few steps per
 running request.
+
+A window cannot be interrupted, and a stream's later windows last up to two seconds of audio, so a new
+request arriving while every worker is busy would wait for one to finish. One more thread, the sprinter,
+takes only first windows (a listener who has no audio yet), and only while every worker is busy; the
+workers run at a lower OS priority than the sprinter (on Linux), so the kernel gives the sprinter a
+whole core and the workers share the rest for the moment it runs. Playing streams lose a fraction of a
+second of their lead; the new listener does not wait for a window of someone else's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +38,9 @@ T = TypeVar("T")
 # step due then, at the lowest priority.
 BACKGROUND = float("inf")
 BACKGROUND_PATIENCE = 10.0
+# How much lower the workers' OS priority is than the sprinter's (and the event loop's): nice 5 weighs
+# about a third of nice 0 in Linux's scheduler, enough for the sprinter to get a core of its own.
+WORKER_NICENESS = 5
 
 
 @dataclass(eq=False)
@@ -59,24 +72,33 @@ class _Step:
 
 
 class Scheduler:
-    def __init__(self, workers: int, speeds: EngineSpeeds | None = None) -> None:
+    def __init__(self, workers: int, speeds: EngineSpeeds | None = None, sprinter: bool = True) -> None:
+        """`sprinter`: start the extra thread for first windows (see the module's docstring)."""
         self.speeds = speeds or EngineSpeeds()
         self._queue: list[_Step] = []
         self._ready = threading.Condition()
         self._order = itertools.count()
         self._closed = False
         self._background_running = False
-        self._idle = 0  # workers waiting for a step
+        self._idle = 0  # workers (not the sprinter) waiting for a step
+        # Counts events that change how fast a running step goes: a worker falling idle, the sprinter
+        # starting. A step measures its engine's speed only when none happened while it ran.
+        self._disturbances = 0
+        self._workers = workers
         self._threads = [
-            threading.Thread(target=self._work, name=f"engine-{index}", daemon=True)
+            threading.Thread(target=self._work, args=(False,), name=f"engine-{index}", daemon=True)
             for index in range(workers)
         ]
+        if sprinter:
+            self._threads.append(
+                threading.Thread(target=self._work, args=(True,), name="engine-sprinter", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
     @property
     def workers(self) -> int:
-        return len(self._threads)
+        return self._workers
 
     def submit(
         self,
@@ -105,7 +127,7 @@ class Scheduler:
             if self._closed:
                 raise RuntimeError("the scheduler is shut down")
             self._queue.append(step)
-            self._ready.notify()
+            self._ready.notify_all()  # the sprinter and the workers take different steps
         return future
 
     async def call(self, run: Callable[[], T], *, priority: int = 0) -> T:
@@ -135,34 +157,49 @@ class Scheduler:
         for thread in self._threads:
             thread.join()
 
-    def _next(self) -> tuple[_Step, int, bool] | None:
-        """The most urgent step, removed from the queue, the cores it may use, and whether every other
-        worker is busy; None once shut down.
+    def _next(self, sprinter: bool) -> tuple[_Step, int, bool] | None:
+        """The most urgent step this thread may take, removed from the queue, the cores it may use, and
+        whether the step may measure its engine's speed; None once shut down.
 
-        A step already due gets a second core while another worker is idle: on a quiet server a new
-        request's first window comes sooner. Steps ahead of their deadline and background work get one.
+        A worker takes any step. A step already due gets a second core while another worker is idle: on
+        a quiet server a new request's first window comes sooner. Steps ahead of their deadline and
+        background work get one. The sprinter takes only first windows, and only while no worker is
+        idle (an idle worker would take the step with more cores).
         """
         with self._ready:
             while True:
                 if self._closed:
                     return None
                 now = time.monotonic()
-                candidates = [
-                    step for step in self._queue if not (step.background and self._background_running)
-                ]
+                candidates = [step for step in self._queue if self._may_take(step, sprinter, now)]
                 if candidates:
                     step = min(candidates, key=lambda s: s.rank(now))
                     self._queue.remove(step)
                     if step.background:
                         self._background_running = True
+                    if sprinter:
+                        self._disturbances += 1
+                        return step, 1, False
+                    if any(other.first for other in self._queue):
+                        self._ready.notify_all()  # the sprinter may now take one
                     due = not step.background and step.deadline <= now
                     return step, 1 + (self._idle if due else 0), self._idle == 0
-                self._idle += 1
+                if not sprinter:
+                    self._idle += 1
+                    self._disturbances += 1
                 self._ready.wait()
-                self._idle -= 1
+                if not sprinter:
+                    self._idle -= 1
 
-    def _work(self) -> None:
-        while (picked := self._next()) is not None:
+    def _may_take(self, step: _Step, sprinter: bool, now: float) -> bool:
+        if sprinter:
+            return self._idle == 0 and step.first and not step.background and step.deadline <= now
+        return not (step.background and self._background_running)
+
+    def _work(self, sprinter: bool) -> None:
+        if not sprinter:
+            _lower_priority()
+        while (picked := self._next(sprinter)) is not None:
             step, cores, crowded = picked
             try:
                 self._run(step, cores, crowded)
@@ -170,11 +207,12 @@ class Scheduler:
                 if step.background:
                     with self._ready:
                         self._background_running = False
-                        self._ready.notify()
+                        self._ready.notify_all()
 
     def _run(self, step: _Step, cores: int, crowded: bool) -> None:
         if not step.future.set_running_or_notify_cancel():
             return
+        disturbances = self._disturbances
         began = time.perf_counter()
         try:
             with granted(cores):
@@ -184,9 +222,10 @@ class Scheduler:
             return
         busy = time.perf_counter() - began
         # Speeds size admission, which matters when every worker is busy; workers running side by side
-        # are slower than one alone (they share caches and memory bandwidth), so only steps run beside
-        # busy workers, on one core, measure them.
-        if step.measure is not None and cores == 1 and crowded:
+        # are slower than one alone (they share caches and memory bandwidth), so only steps run on one
+        # core beside workers that stayed busy all along, with no sprint, measure them.
+        undisturbed = disturbances == self._disturbances
+        if step.measure is not None and cores == 1 and crowded and undisturbed:
             engine, audio = step.measure(result)
             self.speeds.record(engine, busy, audio)
         step.future.set_result(result)
@@ -246,6 +285,16 @@ class Job:
         """Drops the job's queued steps at once and starts no more."""
         self._cancelled = True
         self.scheduler.drop(self)
+
+
+def _lower_priority() -> None:
+    """Lowers this thread's OS priority below the sprinter's; Linux gives each thread its own nice value."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):  # a sandbox may forbid it; the sprinter then shares cores evenly
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + WORKER_NICENESS))
 
 
 def _seconds(item: Any, seconds: Callable[[Any], float]) -> float:

@@ -9,6 +9,10 @@ import threading
 # (docs/benchmarks.md).
 PRIORS = {"kokoro": 0.4, "piper": 0.065, "espeak": 0.01}
 UNKNOWN_ENGINE = 0.5
+# Two workers side by side each run this much slower than one alone (they share caches and memory
+# bandwidth): Kokoro's saturated throughput on 2 cores against its speed alone on one
+# (docs/benchmarks.md). A speed measured alone is scaled by it to stand for a busy machine.
+CROWDING = 1.2
 # Each measured step moves the estimate this far, weighted by the audio it made (a step of one second of
 # audio moves it by this much).
 _SMOOTHING = 0.05
@@ -23,6 +27,13 @@ class EngineSpeeds:
         """Seconds of engine time one second of this engine's audio takes (its real-time factor)."""
         with self._lock:
             return self._factors.get(engine, UNKNOWN_ENGINE)
+
+    def start_from(self, engine: str, busy: float, audio: float) -> None:
+        """Replaces the prior with one engine run alone on one core: `busy` seconds for `audio` seconds
+        of audio. Machines differ by twice in speed, so the server measures each engine as it starts."""
+        if audio > 0:
+            with self._lock:
+                self._factors[engine] = CROWDING * busy / audio
 
     def record(self, engine: str, busy: float, audio: float) -> None:
         """A step of `engine` took `busy` seconds and made `audio` seconds of audio."""
