@@ -101,35 +101,34 @@ def _warm_up(svc: Services) -> None:
         log.exception("loading the engines failed; /ready stays 503")
         return
     svc.ready.set()
-    svc.scheduler.submit(lambda: _measure_speeds(svc), deadline=BACKGROUND)
+    for request in _SPEED_RUNS:  # one background step each, so a request waits for at most one
+        svc.scheduler.submit(lambda request=request: _measure_speed(svc, request), deadline=BACKGROUND)
     svc.calibrate_soon(synthesizer.plan(_WARM_UP[0]))
 
 
-# About three seconds of audio each: long enough that an engine's fixed cost per call hardly counts.
-_SPEED_TEXT = "The birch canoe slid on the smooth planks of the old dock."
+# About two seconds of audio each: long enough that an engine's fixed cost per call counts little, short
+# enough that a request arriving meanwhile waits for a worker only briefly.
+_SPEED_TEXT = "The birch canoe slid on the smooth planks."
 _SPEED_RUNS = (
     SpeechRequest(text=_SPEED_TEXT, model_id="eleven_multilingual_v2", language="en"),
     SpeechRequest(text=_SPEED_TEXT, voice_id="Brian", model_id="eleven_flash_v2", language="en"),
 )
 
 
-def _measure_speeds(svc: Services) -> None:
-    """Times Kokoro and Piper on one core, as background work (so alone unless requests came early), so
-    that admission weighs requests by this machine's speed from the start rather than by a prior."""
+def _measure_speed(svc: Services, request: SpeechRequest) -> None:
+    """Times the request's engine on one core, as background work (so alone unless requests came
+    early), so that admission weighs requests by this machine's speed from the start, not a prior."""
     synthesizer = svc.synthesizer
     try:
-        for request in _SPEED_RUNS:
-            plan = synthesizer.plan(request)
-            began = time.perf_counter()
-            audio = sum(chunk.duration for chunk in synthesizer.stream(plan))
-            svc.scheduler.speeds.start_from(plan.engine, time.perf_counter() - began, audio)
-            log.info(
-                "%s: %.3f s of engine time per second of audio on one core",
-                plan.engine,
-                svc.scheduler.speeds.factor(plan.engine) / CROWDING,
-            )
+        plan = synthesizer.plan(request)
+        began = time.perf_counter()
+        audio = sum(chunk.duration for chunk in synthesizer.stream(plan))
+        svc.scheduler.speeds.start_from(plan.engine, time.perf_counter() - began, audio)
     except Exception:
-        log.exception("measuring the engines' speed failed; admission starts from its priors")
+        log.exception("measuring an engine's speed failed; admission starts from its prior")
+        return
+    alone = svc.scheduler.speeds.factor(plan.engine) / CROWDING
+    log.info("%s: %.3f s of engine time per second of audio on one core", plan.engine, alone)
 
 
 def _needs_key(route: BaseRoute) -> bool:
