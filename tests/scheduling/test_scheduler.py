@@ -329,7 +329,11 @@ def test_engine_speeds_start_from_priors_and_follow_measured_steps():
 
 def test_a_speed_measured_alone_at_start_up_replaces_the_prior_scaled_for_a_busy_machine():
     speeds = EngineSpeeds()
+    speeds.start_from("kokoro", busy=6.0, audio=3.0)  # a first run, slowed by one-time costs
+    assert speeds.factor("kokoro") == pytest.approx(CROWDING * 2.0)
     speeds.start_from("kokoro", busy=2.0, audio=3.0)  # a machine half as fast as the prior's
+    assert speeds.factor("kokoro") == pytest.approx(CROWDING * 2.0 / 3.0)
+    speeds.start_from("kokoro", busy=2.5, audio=3.0)  # the fastest run counts
     assert speeds.factor("kokoro") == pytest.approx(CROWDING * 2.0 / 3.0)
     speeds.start_from("piper", busy=1.0, audio=0.0)
     assert speeds.factor("piper") == PRIORS["piper"]

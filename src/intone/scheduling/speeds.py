@@ -21,6 +21,7 @@ _SMOOTHING = 0.05
 class EngineSpeeds:
     def __init__(self) -> None:
         self._factors = dict(PRIORS)
+        self._started: set[str] = set()  # engines measured at start-up
         self._lock = threading.Lock()
 
     def factor(self, engine: str) -> float:
@@ -29,11 +30,19 @@ class EngineSpeeds:
             return self._factors.get(engine, UNKNOWN_ENGINE)
 
     def start_from(self, engine: str, busy: float, audio: float) -> None:
-        """Replaces the prior with one engine run alone on one core: `busy` seconds for `audio` seconds
-        of audio. Machines differ by twice in speed, so the server measures each engine as it starts."""
-        if audio > 0:
-            with self._lock:
-                self._factors[engine] = CROWDING * busy / audio
+        """Replaces the prior with runs of the engine alone on one core: `busy` seconds for `audio`
+        seconds of audio. Machines differ by twice in speed, so the server measures each engine as it
+        starts. The fastest run counts: a model's first run pays one-time costs (several times its
+        speed), and a speed too slow would never be corrected, since admission would then keep the
+        workers from ever being busy enough to measure it."""
+        if audio <= 0:
+            return
+        factor = CROWDING * busy / audio
+        with self._lock:
+            if engine in self._started:
+                factor = min(factor, self._factors[engine])
+            self._started.add(engine)
+            self._factors[engine] = factor
 
     def record(self, engine: str, busy: float, audio: float) -> None:
         """A step of `engine` took `busy` seconds and made `audio` seconds of audio."""
