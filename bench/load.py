@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `tests.api.server` imports when run as a script
 
 import httpx  # noqa: E402
-from tests.api.server import serving  # noqa: E402
+from tests.api.server import Server, serving  # noqa: E402
 
 from intone.speech.voices import catalog  # noqa: E402
 from report import write_section  # noqa: E402
@@ -385,7 +385,18 @@ def target_server(args: argparse.Namespace) -> Iterator[Target]:
         calibrate = [str(Path(sys.executable).parent / "intone"), "voices", "calibrate", *voices]
         subprocess.run(calibrate, env={**os.environ, **env, "INTONE_DATA_DIR": data}, check=True)
         with serving(Path(data), env=env) as server:
+            wait_for_speeds(server)
             yield Target(server.url, server.api_key)
+
+
+def wait_for_speeds(server: Server) -> None:
+    """Waits for the background runs that measure the engines' speed after start-up (two per engine):
+    the scenarios measure a running server, not its first seconds, when one worker is still busy."""
+    deadline = time.monotonic() + 120
+    while server.log_text().count("s of engine time per second of audio") < 4:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not measure its engines' speed within 120 s")
+        time.sleep(0.2)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
