@@ -23,6 +23,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from intone import private
 from intone.store.charges import DEFAULT_LEASE, Charges
+from intone.store.dictionaries import Dictionaries
 from intone.store.history import DEFAULT_RETENTION, History, Retention
 from intone.store.keys import Keys
 from intone.store.tables import Base, InstallationRow
@@ -73,6 +74,7 @@ class Store:
         self.keys = Keys(self._engine)
         self.tokens = Tokens(self._engine)
         self.history = History(self._engine, retention)
+        self.dictionaries = Dictionaries(self._engine)
 
     def migrate(self) -> None:
         """Bring the schema up to the newest migration; a no-op when it already is.

@@ -1,12 +1,24 @@
 """The SQLAlchemy models behind the store: voice settings, usage, pending charges, API keys, single-use
-tokens, history."""
+tokens, history, pronunciation dictionaries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, LargeBinary, MetaData, Text, false, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -130,6 +142,39 @@ class HistoryRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     audio: Mapped[bytes | None] = mapped_column(LargeBinary)
     audio_size: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class DictionaryRow(Base):
+    """A pronunciation dictionary: its name and which of its versions is the latest."""
+
+    __tablename__ = "dictionaries"
+    # Listings are an owner's dictionaries by date (or name: few enough per owner to sort).
+    __table_args__ = (Index("ix_dictionaries_owner_created_at", "owner", "created_at", "dictionary_id"),)
+
+    dictionary_id: Mapped[str] = mapped_column(primary_key=True)
+    owner: Mapped[str]  # the account (subject) that made it; no other sees it
+    name: Mapped[str]
+    description: Mapped[str | None] = mapped_column(Text)
+    latest_version_id: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DictionaryVersionRow(Base):
+    """One version of a dictionary's rules. Never changed once written: a request that names it (pins
+    it) speaks the same however the dictionary changes later."""
+
+    __tablename__ = "dictionary_versions"
+
+    version_id: Mapped[str] = mapped_column(primary_key=True)
+    dictionary_id: Mapped[str] = mapped_column(
+        ForeignKey("dictionaries.dictionary_id", ondelete="CASCADE"), index=True
+    )
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON
+    )  # in order, as store/dictionaries.py writes them
+    rules_num: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class InstallationRow(Base):
