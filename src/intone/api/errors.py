@@ -28,6 +28,7 @@ _SPEECH_STATUS = {
     "model_not_found": 400,
     "pronunciation_dictionary_not_found": 404,
     "service_unavailable": 503,
+    "invalid_markup": 400,
 }
 
 

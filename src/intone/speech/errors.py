@@ -50,3 +50,9 @@ class EngineUnavailable(SpeechError):
     what fixes it is in the message."""
 
     status = "service_unavailable"
+
+
+class InvalidMarkup(SpeechError):
+    """A break or phoneme tag (or a pronunciation rule) that cannot be read: never spoken as text."""
+
+    status = "invalid_markup"

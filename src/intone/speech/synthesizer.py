@@ -1,7 +1,10 @@
 """Text + voice + settings -> a stream of audio windows with alignments.
 
-`plan()` decides everything that can fail before any audio is made (model, voice, language, engine,
-limits, normalization, chunking), so a caller can reject a request before it starts streaming.
+`plan()` decides everything that can fail before any audio is made (model, voice, markup and
+pronunciation rules, language, engine, limits, normalization, chunking), so a caller can reject a request
+before it starts streaming. The text is read as marked text (`text/marked.py`): tags and rules make
+pieces that say text, sound fixed phonemes or pause; only text pieces are normalized, a pause ends a
+chunk and is silence made here (not by an engine), and a word with fixed phonemes is never cut.
 `stream()` then synthesizes chunk by chunk: each chunk is prepared whole (its prosody and timings),
 then decoded window by window (`speech/windows.py`), and every window is one item of the stream, so
 each `next()` is one bounded piece of engine work that a scheduler can order.
@@ -37,8 +40,12 @@ from intone.speech.mandarin import mandarin_units
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
 from intone.speech.settings import VoiceSettingValues
-from intone.speech.text.chunking import ChunkPlan, chunk_spans
+from intone.speech.text.chunking import ChunkPlan, marked_chunk_spans
+from intone.speech.text.ipa import for_language
+from intone.speech.text.marked import Fixed, MarkedText, Marks, Pause, Say, flatten, silent, written
+from intone.speech.text.markup import Syntax, read_markup
 from intone.speech.text.normalize import NormalizedText, normalize_in_context, unchanged
+from intone.speech.text.rules import apply_rules
 from intone.speech.text.speakable import require_speakable
 from intone.speech.voices import Voice, catalog
 from intone.speech.windows import WindowPlan
@@ -68,6 +75,9 @@ class SpeechRequest:
     previous_text: str = ""  # context only: read around, never spoken
     next_text: str = ""
     lexicon: Lexicon = ()  # pronunciation rules, in order; the first that matches wins
+    # Whether <break> and <phoneme> tags are read as markup (HTTP always; the stream-input socket when
+    # its enable_ssml_parsing is true). eleven_v3's [audio tags] are read on that model either way.
+    ssml: bool = True
 
     @staticmethod
     def from_api(
@@ -83,6 +93,8 @@ class SpeechRequest:
         streaming: bool = False,
         previous_text: str = "",
         next_text: str = "",
+        lexicon: Lexicon = (),
+        ssml: bool = True,
     ) -> SpeechRequest:
         """A request from the API's fields. A streamed request's first window is small, and smaller as
         `optimize_streaming_latency` rises; at 4 automatic normalization is off too."""
@@ -101,6 +113,8 @@ class SpeechRequest:
             # Only the context next to the text matters; clipping keeps huge contexts cheap.
             previous_text=previous_text[-CONTEXT_CHARACTERS:],
             next_text=next_text[:CONTEXT_CHARACTERS],
+            lexicon=lexicon,
+            ssml=ssml,
         )
 
 
@@ -114,6 +128,7 @@ class Plan:
     normalized: NormalizedText
     spans: tuple[tuple[int, int], ...]  # chunks, in normalized-text coordinates
     language_source: LanguageSource = "requested"
+    marks: Marks = field(default_factory=Marks)  # fixed phonemes and pauses, in normalized-text coordinates
 
 
 @dataclass(frozen=True)
@@ -148,11 +163,14 @@ class Synthesizer:
                 f"The text is {len(request.text)} characters long; model '{model.model_id}' accepts at most "
                 f"{model.character_limit} characters per request."
             )
-        language, source = self._language(request, model)
+        marked = _marked(request, model)
+        language, source = self._language(request, model, written(marked))
         engine = self._engine_for(model, voice, language)
-        normalized = self._normalize(request, engine, language)
-        spans = tuple(chunk_spans(normalized.text, request.chunking))
-        return Plan(request, model, voice, language, engine, normalized, spans, source)
+        normalized, marks = self._normalize(request, engine, language, marked)
+        pauses = [(pause.start, pause.end) for pause in marks.pauses]
+        whole = [(fixed.start, fixed.end) for fixed in marks.fixed]
+        spans = tuple(marked_chunk_spans(normalized.text, pauses, whole, request.chunking))
+        return Plan(request, model, voice, language, engine, normalized, spans, source, marks)
 
     def stream(self, plan: Plan) -> Iterator[SpeechChunk]:
         engine = self._engine(plan)
@@ -163,7 +181,7 @@ class Synthesizer:
             seed = None if plan.request.seed is None else plan.request.seed + index
             text = plan.normalized.text[start:end]
             with _pack_errors():
-                parts = self._prepare(engine, plan, realization, text, seed)
+                parts = self._prepare(engine, plan, realization, text, plan.marks.within(start, end), seed)
             duration = sum(part.duration for part in parts)
             times = alignment.settle(_merge_times(len(text), parts), duration)
             original = self._original_alignment(plan, index, times).shifted(offset)
@@ -194,14 +212,15 @@ class Synthesizer:
         except VoicePackError as error:
             raise EngineUnavailable(f"The {plan.engine} engine cannot load: {error}") from error
 
-    def _language(self, request: SpeechRequest, model: Model) -> tuple[str, LanguageSource]:
+    def _language(self, request: SpeechRequest, model: Model, words: str) -> tuple[str, LanguageSource]:
+        """The language to speak; `words` is the text to speak without its markup."""
         if request.language:
             return request.language, "requested"
         candidates = spoken_languages(model, self.engines.languages())
         if len(candidates) == 1:
             return candidates[0], "fallback"  # the only language the model speaks: nothing to detect
         # The context around the text makes a short text's language clearer.
-        sample = " ".join((request.previous_text, request.text, request.next_text))
+        sample = " ".join((request.previous_text, words, request.next_text))
         detected = detect(sample, candidates)
         if detected is None:
             log.debug("no language_code given and none detected with confidence; speaking English")
@@ -217,19 +236,33 @@ class Synthesizer:
             )
         return engine
 
-    def _normalize(self, request: SpeechRequest, engine: str, language: str) -> NormalizedText:
+    def _normalize(
+        self, request: SpeechRequest, engine: str, language: str, marked: MarkedText
+    ) -> tuple[NormalizedText, Marks]:
         wanted = request.normalization == "on" or (
             request.normalization == "auto" and self.engines.needs_phonemes(engine)
         )
-        if not wanted:
-            return unchanged(request.text)
-        return normalize_in_context(request.text, language, request.previous_text, request.next_text)
+        contexts = _contexts(marked, request.previous_text, request.next_text)
+
+        def say(index: int, piece: Say) -> NormalizedText:
+            if not wanted:
+                return unchanged(piece.text)
+            before, after = contexts[index]
+            return normalize_in_context(piece.text, language, before, after)
+
+        return flatten(request.text, marked, say)
 
     def _prepare(
-        self, engine: Engine, plan: Plan, realization: VoiceRealization, text: str, seed: int | None
+        self,
+        engine: Engine,
+        plan: Plan,
+        realization: VoiceRealization,
+        text: str,
+        marks: Marks,
+        seed: int | None,
     ) -> list[Prepared]:
-        """The chunk prepared for decoding: one part per engine call it needs, each part's character
-        times already shifted to the chunk's start."""
+        """The chunk prepared for decoding: one part per engine call it needs and one per pause, each
+        part's character times (for all of the chunk's text) already shifted to the chunk's start."""
         base = EngineRequest(
             text=text,
             language=plan.language,
@@ -239,21 +272,38 @@ class Synthesizer:
             seed=seed,
             stability=plan.request.stability,
         )
-        if not engine.needs_phonemes:
-            return [engine.prepare(base)]
-        units = text_units(text, plan.language, base.locale)
         parts, offset = [], 0.0
-        for group in split_units(units, engine.max_phonemes):
-            part = engine.prepare(dataclasses.replace(base, units=group))
-            parts.append(dataclasses.replace(part, char_times=part.char_times + offset))
-            offset += part.duration
+        for start, end, seconds in _runs(text, marks):
+            if seconds is not None:
+                runs = [_silence(len(text), start, end, seconds, engine.sample_rate)]
+            elif text[start:end].strip():
+                runs = self._speech(engine, base, start, end, marks)
+            else:
+                continue  # whitespace beside a pause: nothing to say
+            for part in runs:
+                parts.append(dataclasses.replace(part, char_times=part.char_times + offset))
+                offset += part.duration
         return parts
+
+    def _speech(
+        self, engine: Engine, base: EngineRequest, start: int, end: int, marks: Marks
+    ) -> list[Prepared]:
+        """Parts speaking base.text[start:end], their character times placed in all of the chunk's."""
+        request = dataclasses.replace(base, text=base.text[start:end])
+        if not engine.needs_phonemes:
+            return [_placed(engine.prepare(request), start, len(base.text))]
+        fixed = marks.within(start, end).fixed
+        units = marked_units(request.text, fixed, base.language, base.locale)
+        return [
+            _placed(engine.prepare(dataclasses.replace(request, units=group)), start, len(base.text))
+            for group in split_units(units, engine.max_phonemes)
+        ]
 
     def _original_alignment(self, plan: Plan, index: int, times: np.ndarray) -> Alignment:
         source = plan.normalized.source
         start, end = plan.spans[index]
-        first = source[start] if index > 0 else 0
-        last = source[end] if end < len(source) else len(plan.normalized.original)
+        first = _chunk_origin(plan, index)
+        last = _chunk_origin(plan, index + 1)
         # An expansion's spaces can map to the next chunk's first character ("00:&" reads "zero zero:
         # and", the space before "and" comes from "&"); such characters count for this chunk's last.
         width = max(last - first, 0)
@@ -262,6 +312,82 @@ class Synthesizer:
         duration = float(times[-1, 1]) if len(times) else 0.0
         text = plan.normalized.original[first:last]
         return alignment.build(text, alignment.settle(original_times, duration))
+
+
+def _marked(request: SpeechRequest, model: Model) -> MarkedText:
+    """The request's text as marked text: its tags read, its pronunciation rules applied."""
+    pieces = apply_rules(read_markup(request.text, Syntax.of(model.model_id, request.ssml)), request.lexicon)
+    if silent(pieces):
+        # Only tags that make no sound: a pause of no length keeps their characters in the alignment.
+        return (Pause(0.0, request.text, tuple(range(len(request.text)))),)
+    return pieces
+
+
+def _contexts(pieces: MarkedText, previous: str, following: str) -> list[tuple[str, str]]:
+    """What normalization reads before and after each piece: the words around it (a pause reads as a
+    space), the request's previous_text and next_text included, up to CONTEXT_CHARACTERS each side."""
+    words = [" " if isinstance(piece, Pause) else piece.text for piece in pieces]
+    befores, text = [], previous[-CONTEXT_CHARACTERS:]
+    for word in words:
+        befores.append(text)
+        text = (text + word)[-CONTEXT_CHARACTERS:]
+    afters, text = [], following[:CONTEXT_CHARACTERS]
+    for word in reversed(words):
+        afters.append(text)
+        text = (word + text)[:CONTEXT_CHARACTERS]
+    return list(zip(befores, reversed(afters), strict=True))
+
+
+def _chunk_origin(plan: Plan, index: int) -> int:
+    """The first character of the request text that chunk `index` speaks for (the text's length past
+    the last chunk). Characters between two chunks that made no text of their own (a phoneme tag's
+    opening, a dropped audio tag) go with the later chunk, whose sound they precede."""
+    if index == 0:
+        return 0
+    if index >= len(plan.spans):
+        return len(plan.normalized.original)
+    start, source = plan.spans[index][0], plan.normalized.source
+    return min(source[start], source[start - 1] + 1)
+
+
+def _runs(text: str, marks: Marks) -> Iterator[tuple[int, int, float | None]]:
+    """The chunk as (start, end, None) runs to speak and (start, end, seconds) pauses, in order."""
+    position = 0
+    for pause in marks.pauses:
+        if pause.start > position:
+            yield position, pause.start, None
+        yield pause.start, pause.end, pause.seconds
+        position = pause.end
+    if position < len(text):
+        yield position, len(text), None
+
+
+# The state of a part that is a pause: its windows are silence, made here rather than by an engine.
+_SILENCE = object()
+
+
+def _silence(length: int, start: int, end: int, seconds: float, sample_rate: int) -> Prepared:
+    """A pause of `seconds` (to the sample) whose characters text[start:end] are spread over it."""
+    samples = round(seconds * sample_rate)
+    times = np.full((length, 2), np.nan)
+    edges = np.linspace(0.0, samples / sample_rate, end - start + 1)
+    times[start:end, 0], times[start:end, 1] = edges[:-1], edges[1:]
+    return Prepared(sample_rate, 1, samples, times, _SILENCE)
+
+
+def _placed(part: Prepared, start: int, length: int) -> Prepared:
+    """The part with its character times (of a run starting at `start`) placed among `length`."""
+    if start == 0 and len(part.char_times) == length:
+        return part
+    times = np.full((length, 2), np.nan)
+    times[start : start + len(part.char_times)] = part.char_times
+    return dataclasses.replace(part, char_times=times)
+
+
+def _decode(engine: Engine, part: Prepared, start: int, stop: int) -> np.ndarray:
+    if part.state is _SILENCE:
+        return np.zeros((stop - start) * part.frame_samples, dtype=np.float32)
+    return engine.decode(part, start, stop)
 
 
 def _check_settings(request: SpeechRequest) -> None:
@@ -278,6 +404,33 @@ def text_units(text: str, language: str, locale: str | None = None) -> tuple[Uni
     if language == "zh":
         return mandarin_units(text)
     return phonemize_units(text, espeak_ng.voice_for(language, locale) or "en-us")
+
+
+def marked_units(
+    text: str, fixed: tuple[Fixed, ...], language: str, locale: str | None = None
+) -> tuple[Unit, ...]:
+    """`text_units`, except that each `fixed` span (sorted, chunk-relative) is one unit with its given
+    phonemes; the text around them goes through the front end."""
+    units: list[Unit] = []
+    position = 0
+    for mark in fixed:
+        units += _front_units(text, position, mark.start, language, locale, bool(units))
+        units.append(Unit(for_language(mark.phonemes, language), mark.start, mark.end))
+        position = mark.end
+    units += _front_units(text, position, len(text), language, locale, bool(units))
+    return tuple(units)
+
+
+def _front_units(
+    text: str, start: int, end: int, language: str, locale: str | None, after_units: bool
+) -> list[Unit]:
+    run = text[start:end]
+    units = [Unit(u.phonemes, u.start + start, u.end + start) for u in text_units(run, language, locale)]
+    spaces = len(run) - len(run.lstrip())
+    # The front end says nothing for whitespace opening its text; after a fixed word it is a word gap.
+    if spaces and after_units and (not units or units[0].start > start):
+        units.insert(0, Unit(" ", start, start + spaces))
+    return units
 
 
 def split_units(units: tuple[Unit, ...], limit: int) -> list[tuple[Unit, ...]]:
@@ -333,7 +486,7 @@ def _windows(
     for number, (index, start, stop) in enumerate(spans):
         part = parts[index]
         with _pack_errors():
-            audio = engine.decode(part, start, stop)
+            audio = _decode(engine, part, start, stop)
         begin = float(begins[index]) + start * part.frame_samples / part.sample_rate
         yield audio, begin, number == len(spans) - 1
 

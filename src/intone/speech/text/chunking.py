@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -60,6 +61,50 @@ def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int
         spans.extend(_fit(text, start, sentence_end, plan))
         start = sentence_end
     return _cut_runs(_merge_short(spans, text, plan), text, plan.run_maximum)
+
+
+def marked_chunk_spans(
+    text: str,
+    pauses: Sequence[tuple[int, int]],
+    whole: Sequence[tuple[int, int]],
+    plan: ChunkPlan = ChunkPlan(),
+) -> list[tuple[int, int]]:
+    """`chunk_spans` for text with pauses and spans to keep whole (both sorted, not overlapping): each
+    pause ends a chunk (text between pauses is chunked on its own), and no chunk edge falls inside a
+    span of `whole` (a word with fixed phonemes is never cut; a cut inside one moves to its end)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for pause_start, pause_end in pauses:
+        _extend(spans, text, start, pause_start, plan)
+        if spans and spans[-1][1] == pause_start:
+            spans[-1] = (spans[-1][0], pause_end)
+        else:
+            spans.append((start, pause_end))
+        start = pause_end
+    _extend(spans, text, start, len(text), plan)
+    return _keep_whole(spans, whole)
+
+
+def _extend(spans: list[tuple[int, int]], text: str, start: int, end: int, plan: ChunkPlan) -> None:
+    """Chunks of text[start:end] added to `spans`; whitespace alone joins the chunk before it."""
+    if start == end:
+        return
+    if spans and not text[start:end].strip():
+        spans[-1] = (spans[-1][0], end)
+        return
+    spans.extend((start + a, start + b) for a, b in chunk_spans(text[start:end], plan))
+
+
+def _keep_whole(spans: list[tuple[int, int]], whole: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    if not whole:
+        return spans
+    edges = [spans[0][0]]
+    for _, end in spans:
+        inside = next((b for a, b in whole if a < end < b), None)
+        edge = inside if inside is not None else end
+        if edge > edges[-1]:
+            edges.append(edge)
+    return list(pairwise(edges))
 
 
 def _cut_runs(spans: list[tuple[int, int]], text: str, limit: int) -> list[tuple[int, int]]:
