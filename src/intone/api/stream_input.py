@@ -42,8 +42,10 @@ from intone.cluster.health import RedisUnavailable
 from intone.config import MAX_MESSAGE_BYTES
 from intone.speech.dictionaries import check_exist
 from intone.speech.errors import SpeechError
+from intone.speech.models import get_model
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.text.buffer import DEFAULT_SCHEDULE, InvalidSchedule, TextBuffer, check_schedule
+from intone.speech.text.markup import Syntax
 
 router = APIRouter(tags=["text-to-speech"])
 log = logging.getLogger("intone.api")
@@ -273,6 +275,7 @@ def _template(
         normalization=query.apply_text_normalization,
         latency=query.optimize_streaming_latency,
         streaming=True,
+        ssml=query.enable_ssml_parsing,  # as on ElevenLabs: tags are text unless the socket asks
     )
     svc.synthesizer.plan(replace(template, text="a"))  # model, language and settings fail here, not later
     return template
@@ -303,7 +306,9 @@ async def _open(
         template = await asyncio.to_thread(_template, sock.svc, caller, voice_id, query, setup.voice_settings)
     except SpeechError as error:
         raise _speech_error(error) from None
-    buffer = TextBuffer(setup.schedule, auto_mode=query.auto_mode)
+    # The buffer keeps tags whole that the segments will read as markup.
+    syntax = Syntax.of(get_model(template.model_id).model_id, ssml=template.ssml)
+    buffer = TextBuffer(setup.schedule, auto_mode=query.auto_mode, syntax=syntax)
 
     async def failed(error: str, message: str, code: int) -> None:
         await sock.fail(StreamError(error, message), tag, code)

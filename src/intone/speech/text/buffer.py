@@ -14,6 +14,15 @@ sound choppy, so, like ElevenLabs, the text is buffered and handed out in segmen
 - `auto_mode`: the schedule is ignored entirely; each completed sentence goes as soon as its end is
   certain, and text without a sentence end waits for a trigger or flush.
 
+With markup on (`syntax`: break and phoneme tags when the socket's `enable_ssml_parsing` is true,
+eleven_v3's audio tags on that model), a segment never ends inside a tag: a whole tag (a phoneme tag
+with its word and closing tag) stays in one segment, and a tag that has started but not yet arrived
+whole ("<break ti", "[laug") is held back, with all after it, until it does. A flush or the end of the
+stream hands it out as it is, to be read as the HTTP endpoints read text: an unfinished break or
+phoneme tag is then an error (`invalid_markup`), an unclosed bracket ordinary text. A tag still
+unfinished after `markup.MAX_TAG` characters (a bracket after `markup.MAX_AUDIO_TAG`) is no longer
+waited for.
+
 A segment never ends inside a word (the text after the last whitespace may be the start of a word
 whose rest is yet to come) and is never only whitespace. The only exception is the hard cap
 `MAX_PENDING`: a buffer longer than that with no word boundary in it is cut there anyway, so memory
@@ -29,6 +38,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from numbers import Real
+
+from intone.speech.text.markup import Syntax, held_back
 
 DEFAULT_SCHEDULE = (120, 160, 250, 290)
 SCHEDULE_RANGE = (50, 500)
@@ -73,9 +84,15 @@ def check_schedule(values: Sequence[object]) -> tuple[int, ...]:
 class TextBuffer:
     """Streamed text waiting to be synthesized; see the module docstring for when it is handed out."""
 
-    def __init__(self, schedule: Sequence[int] = DEFAULT_SCHEDULE, auto_mode: bool = False) -> None:
+    def __init__(
+        self,
+        schedule: Sequence[int] = DEFAULT_SCHEDULE,
+        auto_mode: bool = False,
+        syntax: Syntax | None = None,
+    ) -> None:
         self._schedule = check_schedule(schedule)
         self._auto_mode = auto_mode
+        self._syntax = syntax  # None: no markup, tags are text
         self._pending = ""
         self._handed_out = 0  # segments since the start or the last flush: the position in the schedule
 
@@ -97,7 +114,7 @@ class TextBuffer:
         buffer holds at least TRIGGER_MINIMUM characters."""
         if len(self._pending) < TRIGGER_MINIMUM:
             return []
-        cut = _last_word_end(self._pending, len(self._pending))
+        cut = self._outside_tags(_last_word_end(self._pending, len(self._pending)))
         return self._take(cut) if cut else []
 
     def flush(self) -> str | None:
@@ -121,6 +138,18 @@ class TextBuffer:
             if text[:MAX_PENDING].isspace():
                 return len(text) - len(text.lstrip())  # whitespace only: _take drops it
             cut = _last_word_end(text, MAX_PENDING) or _grapheme_cut(text, MAX_PENDING)
+        return self._outside_tags(cut)
+
+    def _outside_tags(self, cut: int | None) -> int | None:
+        """`cut`, moved out of any tag: past a whole tag to the next word boundary (back to the tag's
+        start if none has arrived yet), before a tag still arriving; None when the buffer starts with
+        a tag still arriving."""
+        if cut is None or self._syntax is None:
+            return cut
+        for start, end in held_back(self._pending, self._syntax):
+            if start < cut and (end is None or cut < end):
+                after = None if end is None else _next_word_end(self._pending, end)
+                return after or (start if start > 0 else end)
         return cut
 
     def _take(self, cut: int) -> list[str]:
@@ -139,6 +168,12 @@ def _scheduled_cut(text: str, threshold: int) -> int | None:
         if last >= threshold:
             break
     return last
+
+
+def _next_word_end(text: str, position: int) -> int | None:
+    """The first word boundary at or after `position`, if any."""
+    match = _WORD_END.search(text, max(position - 1, 0))
+    return match.end() if match else None
 
 
 def _last_word_end(text: str, limit: int) -> int | None:
