@@ -31,7 +31,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from intone import private, redaction
 from intone.admission.admission import Admission
 from intone.admission.gates import Gates, LocalGates
-from intone.api import errors, history, keys, models, stream_input, text_to_speech, tokens, user, voices
+from intone.api import (
+    errors,
+    history,
+    keys,
+    models,
+    pronunciation_dictionaries,
+    stream_input,
+    text_to_speech,
+    tokens,
+    user,
+    voices,
+)
 from intone.api.auth import needs_key
 from intone.api.body_limit import BodyLimit
 from intone.api.local_only import LocalOnly
@@ -251,7 +262,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     redaction.install()
-    modules = (text_to_speech, stream_input, models, voices, user, history, tokens, keys)
+    modules = (
+        text_to_speech,
+        stream_input,
+        models,
+        voices,
+        user,
+        history,
+        pronunciation_dictionaries,
+        tokens,
+        keys,
+    )
     routers = [*(module.router for module in modules), voices.previews_router]
     # With auth on, a request to one of these that sends no key is refused before its body is read.
     keyed = [route for router in routers for route in router.routes if _needs_key(route)]

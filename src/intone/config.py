@@ -86,6 +86,14 @@ class Settings(BaseSettings):
         "long: 120,000 characters, at most 12 bytes each as JSON escapes of a surrogate pair (4 as UTF-8), "
         "so 1.44 MB; 4 MiB leaves room for the other fields and margin.",
     )
+    max_lexicon_bytes: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="The largest PLS lexicon file accepted when creating a pronunciation dictionary from "
+        "one, in bytes; a larger one gets 413 and is not kept in memory past the limit (the request body "
+        "is also bounded by INTONE_MAX_BODY_BYTES). 1 MB holds well over the 5,000 rules a dictionary "
+        "version may have.",
+    )
     max_sockets_per_key: int = Field(
         default=100,
         ge=1,

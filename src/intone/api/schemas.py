@@ -80,7 +80,10 @@ class TextToSpeechBody(_Lenient):
     )
     voice_settings: VoiceSettings | None = None
     pronunciation_dictionary_locators: list[PronunciationDictionaryLocator] | None = Field(
-        default=None, max_length=MAX_LOCATORS
+        default=None,
+        max_length=MAX_LOCATORS,
+        description="Up to 3 of the key's dictionaries, each at its version_id or (none) its latest; "
+        "their rules apply in this order, the first that matches winning.",
     )
     seed: StrictInt | None = Field(
         default=None, ge=0, le=SEED_MAX, description="Same seed and parameters give identical audio."

@@ -28,13 +28,13 @@ from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
 from intone.api.grants import Grant, grant
+from intone.api.lexicons import lexicon_for
 from intone.api.places import Place
 from intone.api.schemas import (
     AsciiDigits,
     AudioWithTimestamps,
     CharacterAlignment,
     TextToSpeechBody,
-    dictionary_ids,
 )
 from intone.api.state import Services, services, voice_and_settings
 from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
@@ -47,7 +47,6 @@ from intone.audio.formats import (
 )
 from intone.rendering import Piece, render_async
 from intone.scheduling.scheduler import Job
-from intone.speech.dictionaries import check_exist
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.synthesizer import Plan, SpeechRequest
 from intone.speech.voices import Voice
@@ -139,7 +138,7 @@ async def _start(
     streaming: bool,
 ) -> _Job:
     fmt = parse_output_format(options.output_format, streaming=streaming)
-    check_exist(dictionary_ids(body.pronunciation_dictionary_locators))
+    lexicon = await lexicon_for(svc, caller, body.pronunciation_dictionary_locators)
     previous_text, next_text = await _context(svc, caller, body)
     voice, settings = await run_in_threadpool(voice_and_settings, svc, caller, voice_id, body.voice_settings)
     speech = SpeechRequest.from_api(
@@ -154,6 +153,7 @@ async def _start(
         streaming=streaming,
         previous_text=previous_text,
         next_text=next_text,
+        lexicon=lexicon,
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
     svc.calibrate_soon(plan)
