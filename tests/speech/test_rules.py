@@ -26,7 +26,7 @@ def test_an_alias_is_said_in_place_of_the_match_mapped_to_its_characters():
 
 def test_a_phoneme_rule_fixes_the_pronunciation_of_the_match():
     pieces = apply_rules(plain("A tomato."), (PhonemeRule("tomato", "təˈmɑːtoʊ", "ipa"),))
-    assert pieces[1] == Sound("təˈmɑːtoʊ", "tomato", (2, 3, 4, 5, 6, 7))
+    assert pieces[1] == Sound("təmˈɑːtoʊ", "tomato", (2, 3, 4, 5, 6, 7))
     arpabet = apply_rules(plain("A tomato."), (PhonemeRule("tomato", "T AH0 M AA1 T OW2", "cmu-arpabet"),))
     assert arpabet[1].phonemes == "təmˈɑːtˌoʊ"
 
@@ -60,7 +60,7 @@ def test_rules_leave_tags_alone():
     text = 'Say <phoneme alphabet="ipa" ph="təˈmeɪtoʊ">tomato</phoneme> or tomato <break time="1s"/>.'
     marked = read_markup(text, Syntax())
     pieces = apply_rules(marked, (AliasRule("tomato", "tomahto"), AliasRule("break", "pause")))
-    assert _said(pieces) == 'Say /təˈmeɪtoʊ/ or tomahto <break time="1s"/>.'
+    assert _said(pieces) == 'Say /təmˈeɪtoʊ/ or tomahto <break time="1s"/>.'
     assert written(pieces) == "Say tomato or tomahto ."
 
 

@@ -8,6 +8,7 @@ dropped by both, "ʧ" by Piper), and marks neither engine knows or that would re
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from intone.speech.lexicon import Alphabet
@@ -44,6 +45,10 @@ _SUBSTITUTES = str.maketrans(
     }
 )
 _NASAL = "\u0303"  # the one combining mark Kokoro and Piper both know (French "ɑ̃")
+# A stress mark written before a syllable's onset ("bəˈnænəz") moves to just before its vowel, where
+# espeak-ng writes it ("bənˈænəz"): Kokoro misplaces the stress otherwise.
+_VOWELS = "aeiouyæɐɑɒɔəɘɚɛɜɞɤɨɪɯɵøœɶʉʊʌʏᵻ"
+_STRESS_BEFORE_ONSET = re.compile(rf"(?P<mark>[ˈˌ])(?P<onset>[^{_VOWELS}ˈˌ\s]+)(?=[{_VOWELS}])")
 # In English, "r" is written for the approximant espeak-ng writes "ɹ"; the engines' English voices
 # never heard the trill "r".
 _LANGUAGE_SUBSTITUTES = {"en": str.maketrans({"r": "ɹ"})}
@@ -67,7 +72,7 @@ def for_language(ipa: str, language: str) -> str:
 def _clean(ipa: str) -> str:
     text = unicodedata.normalize("NFC", ipa).translate(_SUBSTITUTES)
     kept = "".join(char for char in text if _kept(char))
-    return " ".join(kept.split())
+    return _STRESS_BEFORE_ONSET.sub(r"\g<onset>\g<mark>", " ".join(kept.split()))
 
 
 def _kept(char: str) -> bool:
