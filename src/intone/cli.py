@@ -1,4 +1,8 @@
-"""The `intone` command: serve, say, keys, voices, models."""
+"""The `intone` command: serve, say, keys, voices, models.
+
+Commands that speak import the engines and the speech pipeline when they run, not at start-up: those
+imports take seconds (ONNX, the Mandarin front end), and `intone keys ...` needs none of them.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from intone.accounts.scopes import Scope, parse_scopes
 from intone.accounts.tiers import DEFAULT_TIER, TIERS
-from intone.api.schemas import CharacterAlignment
-from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
 from intone.audio.formats import (
     ALL_FORMATS,
     DEFAULT_FORMAT,
@@ -35,14 +37,11 @@ from intone.audio.formats import (
 )
 from intone.config import MAX_MESSAGE_BYTES, Settings
 from intone.engines import voice_packs
-from intone.engines.registry import EngineSet
-from intone.rendering import render
 from intone.serving.files import connections_that_fit, raise_file_limit
 from intone.serving.options import ListenerOptions, TlsMode
 from intone.speech import languages
 from intone.speech.errors import SpeechError
 from intone.speech.models import MODELS, spoken_languages
-from intone.speech.synthesizer import Plan, SpeechRequest, Synthesizer
 from intone.speech.voices import catalog
 from intone.store.database import Store
 from intone.store.keys import CHARACTER_LIMIT_MAX
@@ -50,6 +49,10 @@ from intone.tls import ensure_self_signed, server_context, shared_port_hint, tru
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from intone.api.schemas import CharacterAlignment
+    from intone.engines.registry import EngineSet
+    from intone.speech.synthesizer import Plan, Synthesizer
 
 log = logging.getLogger("intone.serve")
 
@@ -151,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _say(args: argparse.Namespace) -> int:
+    from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
+    from intone.speech.synthesizer import SpeechRequest, Synthesizer
+
     text = sys.stdin.read() if args.text == "-" else args.text
     fmt = _output_format(args.format, args.output)
     settings = Settings()
@@ -192,6 +198,8 @@ def _say(args: argparse.Namespace) -> int:
 @cache
 def _engines(data_dir: Path, threads: int, voices_dir: Path) -> EngineSet:
     # One set per process: engines load once even when main() runs several times (as in tests).
+    from intone.engines.registry import EngineSet
+
     return EngineSet(data_dir, threads, voices_dir)
 
 
@@ -205,6 +213,9 @@ def _write_stream(
     synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, out: BinaryIO
 ) -> tuple[float, CharacterAlignment | None, CharacterAlignment | None]:
     """Seconds of audio written, and its timings for the original and the normalized text."""
+    from intone.api.schemas import CharacterAlignment
+    from intone.rendering import render
+
     pieces = []
     for piece in render(synthesizer, plan, fmt):
         out.write(piece.audio)
@@ -441,6 +452,8 @@ def _voices_install(args: argparse.Namespace) -> int:
 
 
 def _voices_calibrate(args: argparse.Namespace) -> int:
+    from intone.speech.synthesizer import SpeechRequest, Synthesizer
+
     settings = Settings()
     synthesizer = Synthesizer(_engines(settings.engine_cache(), settings.engine_threads, settings.voices_dir))
     packs = voice_packs.manifest().packs
@@ -459,6 +472,8 @@ def _voices_calibrate(args: argparse.Namespace) -> int:
 
 
 def _models(_: argparse.Namespace) -> int:
+    from intone.engines.registry import EngineSet
+
     for model in MODELS.values():
         if not model.can_do_text_to_speech:
             continue
