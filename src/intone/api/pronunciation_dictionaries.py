@@ -378,7 +378,7 @@ def _said(error: ValidationError) -> str:
 @router.post(
     "/v1/pronunciation-dictionaries/add-from-file",
     openapi_extra=_LEXICON_FORM,
-    responses=documented(413, 422),
+    responses=documented(413),
     summary="Create a pronunciation dictionary from a PLS lexicon",
 )
 async def create_from_file(request: Request, caller: Writer, svc: ServicesDep) -> AddedDictionary:
@@ -398,7 +398,6 @@ async def create_from_file(request: Request, caller: Writer, svc: ServicesDep) -
 
 @router.post(
     "/v1/pronunciation-dictionaries/add-from-rules",
-    responses=documented(422),
     summary="Create a pronunciation dictionary from rules",
 )
 async def create_from_rules(body: RulesDictionary, caller: Writer, svc: ServicesDep) -> AddedDictionary:
@@ -408,9 +407,7 @@ async def create_from_rules(body: RulesDictionary, caller: Writer, svc: Services
     return _added(dictionary)
 
 
-@router.get(
-    "/v1/pronunciation-dictionaries", responses=documented(422), summary="List pronunciation dictionaries"
-)
+@router.get("/v1/pronunciation-dictionaries", summary="List pronunciation dictionaries")
 async def list_dictionaries(
     caller: Reader,
     svc: ServicesDep,
@@ -469,7 +466,6 @@ async def get_dictionary(
 
 @router.patch(
     "/v1/pronunciation-dictionaries/{pronunciation_dictionary_id}",
-    responses=documented(422),
     summary="Rename, archive or restore a pronunciation dictionary (its rules and versions stay)",
 )
 async def update_dictionary(
@@ -500,7 +496,6 @@ async def _revise(
 
 @router.post(
     "/v1/pronunciation-dictionaries/{pronunciation_dictionary_id}/add-rules",
-    responses=documented(422),
     summary="Add rules (a rule replaces any with the same string_to_replace); makes a new version",
 )
 async def add_rules(
@@ -517,7 +512,6 @@ async def add_rules(
 
 @router.post(
     "/v1/pronunciation-dictionaries/{pronunciation_dictionary_id}/remove-rules",
-    responses=documented(422),
     summary="Remove the rules of these strings; makes a new version",
 )
 async def remove_rules(
@@ -533,7 +527,6 @@ async def remove_rules(
 
 @router.post(
     "/v1/pronunciation-dictionaries/{pronunciation_dictionary_id}/set-rules",
-    responses=documented(422),
     summary="Replace all the rules; makes a new version",
 )
 async def set_rules(
