@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
+from elevenlabs.pronunciation_dictionaries import (
+    BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Phoneme as NewPhoneme,
+)
 from websockets.asyncio.client import connect
 
 from tests.api.server import Server
@@ -113,11 +116,13 @@ def _socket(server: Server, **query: str | bool) -> connect:
     return connect(url, open_timeout=10, close_timeout=5, additional_headers=server.headers)
 
 
-def _talk(server: Server, pieces: list[str], **query: str | bool) -> list[Message]:
+def _talk(
+    server: Server, pieces: list[str], first: Message | None = None, **query: str | bool
+) -> list[Message]:
     async def talk() -> list[Message]:
         async with _socket(server, **query) as ws:
             config = {"chunk_length_schedule": [50]}
-            assert await send(ws, {"text": " ", "generation_config": config})
+            assert await send(ws, {"text": " ", "generation_config": config, **(first or {})})
             assert await send(ws, *({"text": piece} for piece in pieces), {"text": ""})
             return await drain(ws, 60)
 
@@ -152,3 +157,15 @@ def test_socket_without_ssml_parsing_reads_tags_as_text(server):
 def test_socket_tag_that_cannot_be_read_is_an_error(server):
     messages = _talk(server, ['Say <phoneme alphabet="ipa" ph="x">tomato'], enable_ssml_parsing=True)
     assert [message["error"] for message in errors(messages)] == ["invalid_markup"]
+
+
+def test_socket_applies_the_first_messages_dictionaries(client, server):
+    made = client.pronunciation_dictionaries.create_from_rules(
+        name="Fruit", rules=[NewPhoneme(string_to_replace="zorblax", phoneme=BANANAS, alphabet="cmu-arpabet")]
+    )
+    text = "Please buy some zorblax for the party. "
+    locators = [{"pronunciation_dictionary_id": made.id, "version_id": made.version_id}]
+    messages = _talk(server, [text], {"pronunciation_dictionary_locators": locators})
+    assert errors(messages) == []
+    assert spoken(messages).strip() == text.strip()
+    assert "bananas" in plain(transcribe(_samples(pcm(messages)), RATE))

@@ -26,13 +26,13 @@ from intone.accounts.scopes import Scope
 from intone.admission.gates import Hold
 from intone.api.auth import AuthError, check_scope, identify, redeem
 from intone.api.errors import ApiError
+from intone.api.lexicons import lexicon_for
 from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
 from intone.api.schemas import (
     SEED_MAX,
     AsciiDigits,
     PronunciationDictionaryLocator,
     VoiceSettings,
-    dictionary_ids,
 )
 from intone.api.socket_caps import socket_caps
 from intone.api.socket_text import check_waiting
@@ -40,8 +40,8 @@ from intone.api.state import Services, voice_and_settings
 from intone.audio.formats import DEFAULT_FORMAT, InvalidOutputFormat, OutputFormat, parse_output_format
 from intone.cluster.health import RedisUnavailable
 from intone.config import MAX_MESSAGE_BYTES
-from intone.speech.dictionaries import check_exist
 from intone.speech.errors import SpeechError
+from intone.speech.lexicon import Lexicon
 from intone.speech.models import get_model
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.text.buffer import DEFAULT_SCHEDULE, InvalidSchedule, TextBuffer, check_schedule
@@ -119,10 +119,6 @@ class _Setup:
 
     @staticmethod
     def of(message: StreamMessage) -> _Setup:
-        try:
-            check_exist(dictionary_ids(message.pronunciation_dictionary_locators))
-        except SpeechError as error:
-            raise _speech_error(error) from None
         config = message.config
         try:
             schedule = (
@@ -261,7 +257,12 @@ def _query(websocket: WebSocket) -> StreamQuery:
 
 
 def _template(
-    svc: Services, caller: Caller, voice_id: str, query: StreamQuery, settings: VoiceSettings | None
+    svc: Services,
+    caller: Caller,
+    voice_id: str,
+    query: StreamQuery,
+    settings: VoiceSettings | None,
+    lexicon: Lexicon,
 ) -> SpeechRequest:
     """The request every segment of a stream is made from; checked now, so errors come before audio."""
     voice, values = voice_and_settings(svc, caller, voice_id, settings)
@@ -276,6 +277,7 @@ def _template(
         latency=query.optimize_streaming_latency,
         streaming=True,
         ssml=query.enable_ssml_parsing,  # as on ElevenLabs: tags are text unless the socket asks
+        lexicon=lexicon,  # applied to each segment alone, as ElevenLabs applies it within a chunk
     )
     svc.synthesizer.plan(replace(template, text="a"))  # model, language and settings fail here, not later
     return template
@@ -303,7 +305,10 @@ async def _open(
 ) -> tuple[RealtimeStream, _Setup]:
     setup = _Setup.of(message)
     try:
-        template = await asyncio.to_thread(_template, sock.svc, caller, voice_id, query, setup.voice_settings)
+        lexicon = await lexicon_for(sock.svc, caller, message.pronunciation_dictionary_locators)
+        template = await asyncio.to_thread(
+            _template, sock.svc, caller, voice_id, query, setup.voice_settings, lexicon
+        )
     except SpeechError as error:
         raise _speech_error(error) from None
     # The buffer keeps tags whole that the segments will read as markup.
