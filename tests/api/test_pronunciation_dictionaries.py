@@ -38,6 +38,7 @@ from elevenlabs.pronunciation_dictionaries import (
     PronunciationDictionaryRule_Phoneme as Phoneme,
 )
 
+from intone.config import Settings
 from intone.speech.lexicon import AliasRule, PhonemeRule
 from intone.speech.pls import read
 from tests.api.server import Server, create_key, serving
@@ -435,6 +436,46 @@ def test_a_10_mb_lexicon_is_refused_before_it_is_sent(site):
         response.begin()
         body = json.loads(response.read())
     assert response.status == 413 and body["detail"]["status"] == "payload_too_large"
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def test_a_chunked_upload_past_the_body_limit_is_413(site):
+    limit = Settings().max_body_bytes  # what the server runs with
+    host, port = site.server.url.removeprefix("http://").split(":")
+    head = (
+        f"POST {ROUTE}/add-from-file HTTP/1.1\r\nHost: {host}\r\nxi-api-key: {site.server.api_key}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    start = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.pls"\r\n\r\n<lexicon>'
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        # Exactly one byte over, and no final chunk: the server has read all of it when it answers.
+        sock.sendall(head.encode() + _chunk(start))
+        left = limit + 1 - len(start)
+        while left:
+            piece = b"x" * min(65_536, left)
+            sock.sendall(_chunk(piece))
+            left -= len(piece)
+        response = HTTPResponse(sock)
+        response.begin()
+        body = json.loads(response.read())
+    assert response.status == 413 and body["detail"]["status"] == "payload_too_large"
+
+
+def test_a_client_leaving_mid_upload_is_no_server_error(site):
+    host, port = site.server.url.removeprefix("http://").split(":")
+    head = (
+        f"POST {ROUTE}/add-from-file HTTP/1.1\r\nHost: {host}\r\nxi-api-key: {site.server.api_key}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 500000\r\n\r\n"
+    )
+    start = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.pls"\r\n\r\n<lexicon>'
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + start)
+        time.sleep(0.5)  # the route is reading the form
+    time.sleep(1)  # the server notices the disconnect
+    assert "unexpected error" not in site.server.log_text()
 
 
 @pytest.mark.parametrize(

@@ -324,6 +324,12 @@ async def _lexicon_form(request: Request, limit: int) -> FormData:
         return await parser.parse()
     except MultiPartException as error:
         raise ApiError(400, "invalid_form", f"The form cannot be read: {error.message}") from None
+    except ApiError:
+        raise
+    except Exception as error:
+        # The client left before the body ended (ClientDisconnect): answered as FastAPI answers a JSON
+        # body it cannot read, not logged as a failure of the server.
+        raise ApiError(400, "invalid_form", "The request body could not be read to its end.") from error
 
 
 def _fields(form: FormData) -> NewDictionary:
