@@ -4,6 +4,8 @@ held back until it is whole, and a flush hands it out as it is."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intone.speech.text.buffer import TextBuffer
 from intone.speech.text.markup import Syntax, held_back
@@ -95,3 +97,46 @@ def test_a_tag_that_never_finishes_is_not_waited_for_forever():
     buffer = TextBuffer(SCHEDULE, syntax=V3)
     segments = buffer.add("[" + "word " * 20)  # longer than any audio tag
     assert segments and segments[0].startswith("[word")
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "word ",
+        "other words, ",
+        "end. ",
+        '<break time="1s"/> ',
+        '<phoneme alphabet="ipa" ph="a b">two words</phoneme> ',
+        "[laughs] ",
+        "[short pause]",
+        "<",
+        "[",
+        "a < b ",
+        "x" * 70,
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_FRAGMENTS, max_size=25).map("".join),
+    st.lists(st.integers(1, 40), min_size=1, max_size=10),
+    st.booleans(),
+)
+def test_streamed_markup_is_handed_out_whole_and_never_lost(text, steps, trigger):
+    buffer = TextBuffer(SCHEDULE, syntax=V3)
+    segments, position, index = [], 0, 0
+    while position < len(text):
+        step = steps[index % len(steps)]
+        segments += buffer.add(text[position : position + step])
+        if trigger:
+            segments += buffer.trigger()
+        position, index = position + step, index + 1
+    rest = buffer.flush()
+    everything = [*segments, *([rest] if rest else [])]
+    # All of it, in order; only whitespace standing alone between segments is dropped.
+    assert "".join("".join(everything).split()) == "".join(text.split())
+    tags = [(start, end) for start, end in held_back(text, V3) if end is not None]
+    position = 0
+    for segment in everything:
+        position = text.index(segment, position) + len(segment)
+        assert not any(start < position < end for start, end in tags), (segment, text)

@@ -8,6 +8,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from intone.engines.base import EngineRequest, Prepared, spans_from_durations, unit_char_times
 from intone.speech.errors import InvalidMarkup
@@ -220,4 +222,46 @@ def test_normalization_touches_only_text_pieces():
     assert '<break time="1s"/>' in plan.normalized.text
     assert any(
         unit.phonemes == "tuː" and unit.end - unit.start == 1 for call in engine.calls for unit in call.units
+    )
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "Hello there. ",
+        "It costs $3, ",
+        "word",
+        " ",
+        ", ",
+        "!",
+        '<break time="0.25s"/>',
+        '<break time="1s" /> ',
+        '<phoneme alphabet="ipa" ph="təˈmɑːtoʊ">tomato</phoneme>',
+        '<phoneme alphabet="cmu-arpabet" ph="N UW1 Y AO1 R K">New York</phoneme> ',
+        "[laughs] ",
+        "[short pause]",
+        "zorblax ",
+        "x" * 70,
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_FRAGMENTS, min_size=1, max_size=12)
+    .map("".join)
+    .filter(lambda text: any(c.isalnum() for c in text)),
+    st.sampled_from(["eleven_v3", "eleven_multilingual_v2"]),
+    st.booleans(),
+)
+def test_any_marked_text_keeps_the_alignment_rules(text, model, needs_phonemes):
+    small = ChunkPlan(first_max=30, first_min=4, target=40, maximum=50)
+    lexicon = (AliasRule("zorblax", "bananas"), PhonemeRule("word", "W ER1 D", "cmu-arpabet"))
+    request = SpeechRequest(text=text, model_id=model, lexicon=lexicon, chunking=small)
+    plan, chunks, audio, _ = _speak(request, needs_phonemes)
+    duration = len(audio) / RATE
+    _check(_joined(chunk.alignment for chunk in chunks), text, duration)
+    _check(_joined(chunk.normalized_alignment for chunk in chunks), plan.normalized.text, duration)
+    expected = sum(pause.seconds for pause in plan.marks.pauses)
+    assert sum(length for _, length in _silent_runs(audio)) == pytest.approx(
+        expected, abs=0.002 * len(chunks)
     )

@@ -4,6 +4,8 @@ errors for tags that cannot be read, and what the socket buffer must hold back."
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intone.api.errors import speech_error_status
 from intone.speech.errors import InvalidMarkup
@@ -169,3 +171,47 @@ def test_held_back_audio_tags_only_on_v3():
 def test_held_back_stops_waiting_for_a_tag_too_long_to_be_one():
     assert held_back("<phoneme " + "x" * MAX_TAG, SSML) == []
     assert held_back("[" + "x" * (MAX_AUDIO_TAG + 1), V3) == []
+
+
+_PIECES = st.sampled_from(
+    [
+        "<",
+        ">",
+        "/",
+        "=",
+        '"',
+        "'",
+        "[",
+        "]",
+        " ",
+        "\n",
+        "break",
+        "phoneme",
+        " time=",
+        " alphabet=",
+        " ph=",
+        '"1s"',
+        '"ipa"',
+        '"a"',
+        "ipa",
+        "pause",
+        "laughs",
+        "word",
+        "é",
+        "😀",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join), st.booleans())
+def test_any_text_is_read_or_refused_never_broken(text, audio_tags):
+    syntax = Syntax(ssml=True, audio_tags=audio_tags)
+    try:
+        pieces = read_markup(text, syntax)
+    except InvalidMarkup:
+        pass
+    else:
+        _covers_request_text(text, pieces)
+    for start, end in held_back(text, syntax):
+        assert 0 <= start < (len(text) if end is None else end) <= len(text)

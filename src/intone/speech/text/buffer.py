@@ -141,15 +141,18 @@ class TextBuffer:
         return self._outside_tags(cut)
 
     def _outside_tags(self, cut: int | None) -> int | None:
-        """`cut`, moved out of any tag: past a whole tag to the next word boundary (back to the tag's
-        start if none has arrived yet), before a tag still arriving; None when the buffer starts with
-        a tag still arriving."""
+        """`cut`, moved out of any tag: past a whole tag to the next word boundary, or else back to
+        the tag's start (before a tag still arriving too); None when the buffer starts with the tag
+        (it waits, as a word does, for what follows it)."""
         if cut is None or self._syntax is None:
             return cut
-        for start, end in held_back(self._pending, self._syntax):
-            if start < cut and (end is None or cut < end):
-                after = None if end is None else _next_word_end(self._pending, end)
-                return after or (start if start > 0 else end)
+        for start, end in held_back(self._pending, self._syntax):  # in order, not overlapping
+            if not start < cut or (end is not None and end <= cut):
+                continue
+            after = None if end is None else _next_word_end(self._pending, end)
+            if after is None:
+                return start or None
+            cut = after  # which may fall in a tag right after this one: the next spans are checked
         return cut
 
     def _take(self, cut: int) -> list[str]:
