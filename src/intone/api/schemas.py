@@ -67,10 +67,6 @@ class PronunciationDictionaryLocator(_Lenient):
     version_id: str | None = None
 
 
-def dictionary_ids(locators: list[PronunciationDictionaryLocator] | None) -> list[str]:
-    return [locator.pronunciation_dictionary_id for locator in locators or []]
-
-
 class TextToSpeechBody(_Lenient):
     text: str = Field(description="The text that will get converted into speech.")
     model_id: str | None = Field(default="eleven_multilingual_v2", description="See GET /v1/models.")
