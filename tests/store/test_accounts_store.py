@@ -8,9 +8,13 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import select
+
 from intone.accounts.scopes import DEFAULT_SCOPES, Scope
+from intone.speech.lexicon import AliasRule
 from intone.store.database import Store
 from intone.store.history import HistoryQuery, NewItem
+from intone.store.tables import DictionaryVersionRow
 
 # A NewItem but for its owner and audio, as JSON can carry it to the kill -9 script.
 ITEM = {
@@ -71,6 +75,23 @@ def test_a_deleted_key_takes_its_history_along_but_not_its_usage(store: Store) -
     # Deleting no key deletes no history, even history whose owner has that name (not a key's).
     store.history.record(NewItem(**ITEM | {"history_item_id": "item3"}, owner="local", audio=b"mp3"))
     assert not store.keys.delete("local") and store.history.get("local", "item3") is not None
+
+
+def test_a_deleted_key_takes_its_pronunciation_dictionaries_along(store: Store) -> None:
+    key, _ = store.keys.create("gone", DEFAULT_SCOPES, None, "pro")
+    other, _ = store.keys.create("stays", DEFAULT_SCOPES, None, "pro")
+    rules = [AliasRule("Intone", "in tone")]
+    mine = store.dictionaries.create(key.key_id, "mine", None, rules)
+    store.dictionaries.revise(
+        key.key_id, mine.dictionary_id, lambda rules: (*rules, AliasRule("SQL", "sequel"))
+    )
+    theirs = store.dictionaries.create(other.key_id, "theirs", None, rules)
+    assert store.keys.delete(key.key_id)
+    assert store.dictionaries.get(key.key_id, mine.dictionary_id) is None
+    with store._engine.connect() as conn:  # no version is left behind either, on any database
+        left = conn.execute(select(DictionaryVersionRow.dictionary_id)).scalars().all()
+    assert set(left) == {theirs.dictionary_id}
+    assert store.dictionaries.version(other.key_id, theirs.dictionary_id) is not None
 
 
 def test_charges_stop_exactly_at_the_limit(store: Store) -> None:

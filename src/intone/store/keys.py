@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from intone.accounts.scopes import Scope
 from intone.accounts.secrets import KEY_PREFIX, hash_secret, hint, new_id, new_secret
 from intone.store.strings import storable
-from intone.store.tables import ApiKeyRow, HistoryRow, VoiceSettingsRow
+from intone.store.tables import ApiKeyRow, DictionaryRow, DictionaryVersionRow, HistoryRow, VoiceSettingsRow
 from intone.store.writing import writer
 
 # The largest quota the BigInteger column holds (PostgreSQL's bigint; SQLite's integers are as wide).
@@ -121,8 +121,8 @@ class Keys:
         return self.get(key_id)
 
     def delete(self, key_id: str) -> bool:
-        """Deletes the key, its history and its voice settings (its usage stays, for the accounting);
-        False when there is no such key."""
+        """Deletes the key, its history, its voice settings and its pronunciation dictionaries (its usage
+        stays, for the accounting); False when there is no such key."""
         if not storable(key_id):
             return False
         with writer(self._engine).begin() as conn:
@@ -131,4 +131,7 @@ class Keys:
             # No one could read these items again, yet their audio may take up to the whole size limit.
             conn.execute(delete(HistoryRow).where(HistoryRow.owner == key_id))
             conn.execute(delete(VoiceSettingsRow).where(VoiceSettingsRow.owner == key_id))
+            owned = select(DictionaryRow.dictionary_id).where(DictionaryRow.owner == key_id)
+            conn.execute(delete(DictionaryVersionRow).where(DictionaryVersionRow.dictionary_id.in_(owned)))
+            conn.execute(delete(DictionaryRow).where(DictionaryRow.owner == key_id))
             return True
