@@ -1,7 +1,9 @@
 """`intone say` end to end with real engines and every output format."""
 
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -264,6 +266,35 @@ def test_say_tells_what_it_wrote(tmp_path, capsys):
     assert main(args) == 0
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and str(out) in lines[0] and str(timings) in lines[0] and " s " in lines[0]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+_SENTENCES = " ".join(f"Sentence number {n} is here to make the text long enough." for n in range(5))
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_say_shows_a_progress_bar_on_a_terminal_only(tmp_path, monkeypatch, capsys, terminal):
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    out = tmp_path / "long.wav"
+    assert main(["say", _SENTENCES, "-o", str(out), "--voice", "Brian", "--model", "eleven_flash_v2"]) == 0
+    written = stderr.getvalue()
+    assert written.rstrip().splitlines()[-1].startswith("intone: wrote ")  # the summary is still last
+    # tqdm redraws the bar after carriage returns, each time with the characters spoken so far
+    spoken = [int(count) for count in re.findall(rf"speaking: .*?(\d+)/{len(_SENTENCES)}", written)]
+    assert (bool(spoken) and max(spoken) > 0) == terminal
+    assert ("\r" in written) == terminal
+
+
+def test_say_shows_no_progress_bar_for_a_short_text(tmp_path, monkeypatch):
+    stderr = _Terminal()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(["say", "Just this.", "-o", str(tmp_path / "short.wav"), "--model", "eleven_flash_v2"]) == 0
+    assert "speaking" not in stderr.getvalue()
 
 
 # A stand-in for python3, pip and intone: logs the start and end of each step, and prints on stdout

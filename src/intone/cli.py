@@ -49,6 +49,7 @@ from intone.tls import ensure_self_signed, server_context, shared_port_hint, tru
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from tqdm import tqdm
 
     from intone.api.schemas import CharacterAlignment
     from intone.engines.registry import EngineSet
@@ -63,6 +64,8 @@ _EXTENSION_FORMATS = {
     ".opus": "opus_48000_64",
 }
 
+# `intone say` shows a progress bar for texts longer than this: a few sentences, seconds of work.
+_PROGRESS_CHARACTERS = 200
 # How `intone serve` tells the app, in each worker process, the address it serves (for its ready line).
 _SERVE_URL_VARIABLE = "_INTONE_SERVE_URL"
 
@@ -217,13 +220,31 @@ def _write_stream(
     from intone.rendering import render
 
     pieces = []
-    for piece in render(synthesizer, plan, fmt):
-        out.write(piece.audio)
-        pieces.append(piece)
+    with _progress(plan) as progress:
+        for piece in render(synthesizer, plan, fmt):
+            out.write(piece.audio)
+            pieces.append(piece)
+            progress.update(len(piece.alignment.characters))
     return (
         sum(piece.duration for piece in pieces),
         CharacterAlignment.of([piece.alignment for piece in pieces]),
         CharacterAlignment.of([piece.normalized_alignment for piece in pieces]),
+    )
+
+
+def _progress(plan: Plan) -> tqdm:
+    """A bar of the characters spoken so far, on a terminal and for texts longer than a few sentences;
+    a disabled bar, which writes nothing, in pipes and logs."""
+    from tqdm import tqdm
+
+    shown = len(plan.request.text) > _PROGRESS_CHARACTERS and sys.stderr.isatty()
+    return tqdm(
+        total=len(plan.request.text),
+        unit="char",
+        desc="speaking",
+        leave=False,
+        disable=not shown,
+        file=sys.stderr,
     )
 
 
