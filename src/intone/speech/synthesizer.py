@@ -275,12 +275,12 @@ class Synthesizer:
         parts, offset = [], 0.0
         for start, end, seconds in _runs(text, marks):
             if seconds is not None:
-                runs = [_silence(len(text), start, end, seconds, engine.sample_rate)]
+                made = [_silence(len(text), start, end, seconds, engine.sample_rate)]
             elif text[start:end].strip():
-                runs = self._speech(engine, base, start, end, marks)
+                made = self._speech(engine, base, start, end, marks)
             else:
                 continue  # whitespace beside a pause: nothing to say
-            for part in runs:
+            for part in made:
                 parts.append(dataclasses.replace(part, char_times=part.char_times + offset))
                 offset += part.duration
         return parts
