@@ -39,6 +39,7 @@ from intone.speech import pls
 from intone.speech.lexicon import AliasRule, Lexicon, PhonemeRule, Rule
 from intone.speech.text.ipa import to_ipa
 from intone.store.dictionaries import Dictionary, DictionaryQuery, UnknownCursor
+from intone.store.strings import storable
 
 router = APIRouter(tags=["pronunciation-dictionaries"], responses=documented(400, 401, 403, 404))
 
@@ -60,11 +61,8 @@ WorkspaceAccess = Literal["admin", "editor", "commenter", "viewer"]
 
 
 def _without_bad_characters(value: str) -> str:
-    # PostgreSQL cannot store NUL, and half a UTF-16 surrogate pair (which JSON can carry) is no character.
-    if "\0" in value:
-        raise ValueError("must not contain NUL characters")
-    if any("\ud800" <= char <= "\udfff" for char in value):
-        raise ValueError("holds an unpaired UTF-16 surrogate, which is not a character")
+    if not storable(value):
+        raise ValueError("must not hold NUL or half of a UTF-16 surrogate pair")
     return value
 
 

@@ -25,7 +25,7 @@ Languages num2words does not know are returned unchanged: the espeak front end r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -285,7 +285,7 @@ def _apply(rule: _Rule, text: str, source: list[int], lang: _Lang) -> tuple[str,
         for start, end, replacement in rule.handle(match, lang):
             pieces += (text[position:start], replacement)
             mapped += source[position:start]
-            mapped += _spread(source[start:end], len(replacement))
+            mapped += spread(source[start:end], len(replacement))
             position = end
     if not pieces:
         return text, source
@@ -294,7 +294,7 @@ def _apply(rule: _Rule, text: str, source: list[int], lang: _Lang) -> tuple[str,
     return "".join(pieces), mapped
 
 
-def _spread(span: list[int], length: int) -> list[int]:
+def spread(span: Sequence[int], length: int) -> list[int]:
     """Map `length` new characters in order over `span`, each of its characters getting at least one
     when there are enough."""
     return [span[index * len(span) // length] for index in range(length)]

@@ -17,6 +17,7 @@ from intone.speech.errors import InvalidMarkup
 from intone.speech.lexicon import AliasRule, Lexicon, PhonemeRule, Rule
 from intone.speech.text.ipa import to_ipa
 from intone.speech.text.marked import MarkedText, Piece, Say, Sound
+from intone.speech.text.normalize import spread
 
 _Match = tuple[int, int, Rule]
 
@@ -75,7 +76,7 @@ def _replacement(rule: Rule, match: str, source: tuple[int, ...]) -> Piece | Non
     assert isinstance(rule, AliasRule)
     if not rule.alias:
         return None  # an empty alias silences the match
-    return Say(rule.alias, tuple(source[i * len(source) // len(rule.alias)] for i in range(len(rule.alias))))
+    return Say(rule.alias, tuple(spread(source, len(rule.alias))))
 
 
 def _phonemes(rule: PhonemeRule) -> str:
