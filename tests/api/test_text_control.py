@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from tests.api.server import Server
 from tests.api.ws import BRIAN, Message, drain, errors, pcm, run, send, spoken, ws_url
-from tests.utils.silence import longest_quiet
+from tests.utils.silence import longest_digital_silence, longest_quiet
 from tests.utils.whisper import plain, transcribe
 
 pytestmark = pytest.mark.slow
@@ -60,8 +60,10 @@ def test_a_break_is_a_silence_of_its_length_and_alignment_spells_the_text(client
         BRIAN, text=text, model_id=FLASH, output_format=PCM
     )
     samples = _samples(base64.b64decode(result.audio_base_64))
-    start, length = longest_quiet(samples, RATE)
-    assert seconds - 0.02 <= length < seconds + 0.6  # longer ones are clamped to 3 s
+    start, length = longest_digital_silence(samples, RATE)
+    assert length == pytest.approx(seconds, abs=0.005)  # longer ones are clamped to 3 s
+    # The engine's own pause at the full stop and before the next word come on top, never a second break.
+    assert longest_quiet(samples, RATE)[1] < seconds + 1.2
     alignment, normalized = result.alignment, result.normalized_alignment
     assert "".join(alignment.characters) == text
     assert tag in "".join(normalized.characters)  # the tag stands for the pause in both alignments
@@ -85,8 +87,10 @@ def test_eleven_v3_audio_tags_are_not_spoken_and_are_words_elsewhere(client):
 def test_a_v3_pause_tag_is_a_pause(client):
     text = "One two three. [long pause] Four five."
     audio = b"".join(client.text_to_speech.convert(BRIAN, text=text, model_id="eleven_v3", output_format=PCM))
-    _, length = longest_quiet(_samples(audio), RATE)
-    assert 1.5 - 0.02 <= length < 1.5 + 0.6
+    samples = _samples(audio)
+    # Kokoro's own fade at the edges of speech can round to zero in 16-bit samples: a few ms more.
+    assert 1.5 - 0.005 <= longest_digital_silence(samples, RATE)[1] < 1.5 + 0.1
+    assert longest_quiet(samples, RATE)[1] < 1.5 + 1.2
 
 
 @pytest.mark.parametrize(
@@ -140,8 +144,8 @@ def test_socket_tags_split_across_messages_are_joined(server):
     assert errors(messages) == []
     assert spoken(messages).strip() == text.strip()
     samples = _samples(pcm(messages))
-    _, length = longest_quiet(samples, RATE)
-    assert 1.5 - 0.02 <= length < 1.5 + 0.6
+    assert longest_digital_silence(samples, RATE)[1] == pytest.approx(1.5, abs=0.005)
+    assert longest_quiet(samples, RATE)[1] < 1.5 + 1.2
     heard = plain(transcribe(samples, RATE))
     assert "bananas" in heard and "break" not in heard and "phoneme" not in heard
 
@@ -150,8 +154,9 @@ def test_socket_without_ssml_parsing_reads_tags_as_text(server):
     text = 'First some words to get going here. <break time="1.5s" /> And then the rest of it. '
     messages = _talk(server, [text])
     assert errors(messages) == []
-    _, length = longest_quiet(_samples(pcm(messages)), RATE)
-    assert length < 1.0  # no pause was made: the tag is text, as on ElevenLabs by default
+    samples = _samples(pcm(messages))
+    # No pause was made: the tag is text, as on ElevenLabs by default.
+    assert longest_digital_silence(samples, RATE)[1] < 0.1 and longest_quiet(samples, RATE)[1] < 1.0
 
 
 def test_socket_tag_that_cannot_be_read_is_an_error(server):

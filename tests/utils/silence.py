@@ -23,3 +23,11 @@ def quiet_runs(audio: np.ndarray, rate: int) -> list[tuple[float, float]]:
 def longest_quiet(audio: np.ndarray, rate: int) -> tuple[float, float]:
     """(start, length) of the longest quiet run; (0, 0) when there is none."""
     return max(quiet_runs(audio, rate), key=lambda run: run[1], default=(0.0, 0.0))
+
+
+def longest_digital_silence(audio: np.ndarray, rate: int) -> tuple[float, float]:
+    """(start, length) in seconds of the longest run of samples that are exactly zero, as a pause the
+    server makes itself is (an engine's own pauses carry noise)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], (audio == 0).astype(np.int8), [0]))))
+    runs = [(start / rate, (end - start) / rate) for start, end in zip(edges[::2], edges[1::2], strict=True)]
+    return max(runs, key=lambda run: run[1], default=(0.0, 0.0))
