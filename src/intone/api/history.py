@@ -25,7 +25,7 @@ from intone.api.errors import ApiError, documented
 from intone.api.schemas import AsciiDigits
 from intone.api.state import Services, services
 from intone.audio.encoders import wav_header
-from intone.audio.formats import ALL_FORMATS, OutputFormat, parse_output_format
+from intone.audio.formats import ALL_FORMATS, EXTRA_FORMATS, OutputFormat, known_format
 from intone.store.history import Audio, History, HistoryQuery, Item, UnknownHistoryItem
 
 router = APIRouter(tags=["history"], responses=documented(401, 403, 404))
@@ -39,13 +39,15 @@ ITEMS_MAX = 1000  # per page, and per download
 _UNIX_MAX = 253_402_300_799
 UnixTime = Annotated[int | None, Query(ge=0, le=_UNIX_MAX), AsciiDigits]
 # Every media type an item's audio can have, for the OpenAPI schema.
-_AUDIO_TYPES: dict[str, Any] = {parse_output_format(name).media_type: {} for name in ALL_FORMATS}
+_AUDIO_TYPES: dict[str, Any] = {known_format(name).media_type: {} for name in ALL_FORMATS + EXTRA_FORMATS}
 # How PyAV reads each stored codec back (pcm and wav need no decoding).
 _DEMUXERS: dict[str, tuple[str, dict[str, str]]] = {
     "mp3": ("mp3", {}),
     "opus": ("ogg", {}),
     "ulaw": ("mulaw", {"sample_rate": "8000"}),
     "alaw": ("alaw", {"sample_rate": "8000"}),
+    "aac": ("aac", {}),
+    "flac": ("flac", {}),
 }
 
 
@@ -137,7 +139,7 @@ def _audio(history: History, owner: str, history_item_id: str, wav: bool) -> byt
     """The item's audio, as made or as WAV. Blocking: reads the database and may decode."""
     audio = _kept(history.audio(owner, history_item_id), history_item_id)
     data = audio.data or b""
-    return _as_wav(data, parse_output_format(audio.output_format)) if wav else data
+    return _as_wav(data, known_format(audio.output_format)) if wav else data
 
 
 def _as_wav(data: bytes, fmt: OutputFormat) -> bytes:
@@ -158,7 +160,7 @@ def _as_wav(data: bytes, fmt: OutputFormat) -> bytes:
 
 
 def _file_name(item: Item, wav: bool) -> str:
-    extension = "wav" if wav else parse_output_format(item.output_format).extension
+    extension = "wav" if wav else known_format(item.output_format).extension
     return f"{item.history_item_id}.{extension}"
 
 

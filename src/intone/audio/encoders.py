@@ -8,7 +8,8 @@ decided upstream for the whole utterance, not per chunk (LAME's fixed preset gai
 Latency: when resampling, the last 10-72 ms of each write wait in the resampler for the next one.
 PCM, WAV and G.711 return everything else at once. LAME hands out bytes (not whole frames) once it has
 a frame plus lookahead. Ogg Opus returns pages of about 100 ms, so up to that much audio more waits in
-the muxer for the next write or `finish`.
+the muxer for the next write or `finish`. AAC (in ADTS frames) and FLAC return each packet as the encoder
+makes it: AAC after about two 1024-sample frames, FLAC after a block of 4608 samples.
 """
 
 from __future__ import annotations
@@ -156,28 +157,41 @@ class _ByteSink:
         return out
 
 
-class _OggOpusCodec:
-    """libopus in an Ogg container (ffmpeg's muxer writes OpusHead pre-skip and end trimming)."""
+class _MuxedCodec:
+    """An ffmpeg encoder whose packets a muxer writes into `container` as they come: Ogg Opus, ADTS AAC,
+    FLAC. The sink cannot seek, so headers that would be rewritten at the end (FLAC's total length) stay
+    as first written, which decoders accept."""
 
-    def __init__(self, sample_rate: int, bitrate: int) -> None:
+    def __init__(
+        self,
+        container: str,
+        codec_name: str,
+        sample_rate: int,
+        bitrate: int | None,
+        sample_format: str,
+        container_options: dict[str, str] | None = None,
+        codec_options: dict[str, str] | None = None,
+    ) -> None:
         self._sink = _ByteSink()
-        self._container = av.open(
-            self._sink, mode="w", format="ogg", options={"page_duration": str(_OGG_PAGE_DURATION_US)}
-        )
-        # Constrained VBR keeps the bitrate near the nominal one; unconstrained VBR doubled it on
-        # strongly harmonic (voiced) audio in our tests.
-        self._stream = self._container.add_stream("libopus", rate=sample_rate, options={"vbr": "constrained"})
-        self._stream.bit_rate = bitrate
+        self._container = av.open(self._sink, mode="w", format=container, options=container_options or {})
+        self._stream = self._container.add_stream(codec_name, rate=sample_rate, options=codec_options or {})
+        if bitrate is not None:
+            self._stream.bit_rate = bitrate
         self._stream.layout = "mono"
-        self._stream.format = "flt"
+        self._stream.format = sample_format
+        # 16-bit codecs get samples rounded as every other format's are; the others get them as they are.
+        self._integer = sample_format == "s16"
         self._time_base = Fraction(1, sample_rate)
         self._pts = 0
 
     def encode(self, samples: np.ndarray) -> bytes:
         if samples.size == 0:
             return b""
-        # PyAV regroups arbitrary frame sizes into the 20 ms frames libopus wants.
-        frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :], format="flt", layout="mono")
+        # PyAV converts to the codec's sample format (planar, for AAC) and regroups into its frame size.
+        if self._integer:
+            frame = av.AudioFrame.from_ndarray(_to_int16(samples)[np.newaxis, :], format="s16", layout="mono")
+        else:
+            frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :], format="flt", layout="mono")
         frame.sample_rate = self._stream.rate
         frame.time_base = self._time_base
         frame.pts = self._pts
@@ -187,12 +201,27 @@ class _OggOpusCodec:
 
     def finish(self) -> bytes:
         if self._pts == 0:
-            # ffmpeg ends an Ogg stream with no packets without an end-of-stream page; one silent
-            # sample (end-trimmed to exactly one on decode) keeps even an empty utterance a valid file.
+            # A stream with no packets is no valid file in every container (Ogg ends without its
+            # end-of-stream page, ADTS is empty): one silent sample keeps even an empty utterance one.
             self.encode(np.zeros(1, dtype=np.float32))
         self._container.mux(self._stream.encode(None))
-        self._container.close()  # writes the last page, flagged end-of-stream
+        self._container.close()  # writes the trailer (Ogg: the last page, flagged end-of-stream)
         return self._sink.take()
+
+
+def _ogg_opus(sample_rate: int, bitrate: int) -> _MuxedCodec:
+    """libopus in an Ogg container (ffmpeg's muxer writes OpusHead pre-skip and end trimming).
+    Constrained VBR keeps the bitrate near the nominal one; unconstrained VBR doubled it on strongly
+    harmonic (voiced) audio in our tests."""
+    return _MuxedCodec(
+        "ogg",
+        "libopus",
+        sample_rate,
+        bitrate,
+        "flt",
+        container_options={"page_duration": str(_OGG_PAGE_DURATION_US)},
+        codec_options={"vbr": "constrained"},
+    )
 
 
 def _make_codec(fmt: OutputFormat) -> _Codec:
@@ -208,7 +237,11 @@ def _make_codec(fmt: OutputFormat) -> _Codec:
         case "mp3":
             return _Mp3Codec(fmt.sample_rate, _require_bitrate(fmt))
         case "opus":
-            return _OggOpusCodec(fmt.sample_rate, _require_bitrate(fmt))
+            return _ogg_opus(fmt.sample_rate, _require_bitrate(fmt))
+        case "aac":
+            return _MuxedCodec("adts", "aac", fmt.sample_rate, _require_bitrate(fmt), "fltp")
+        case "flac":
+            return _MuxedCodec("flac", "flac", fmt.sample_rate, None, "s16")
     raise ValueError(f"no encoder for codec {fmt.codec!r}")
 
 

@@ -1,8 +1,9 @@
 """The ElevenLabs `output_format` values and what each one means.
 
 A name reads `codec_samplerate[_bitrate]`: `mp3_44100_128` is 128 kbit/s MP3 at 44.1 kHz, `pcm_16000`
-raw 16-bit PCM at 16 kHz. Only the names ElevenLabs documents are accepted, so a client that works here
-works there too.
+raw 16-bit PCM at 16 kHz. Only the names ElevenLabs documents are accepted as `output_format`, so a
+client that works here works there too; a few more formats (AAC, FLAC) are made for the OpenAI-compatible
+routes, named in the same way (`EXTRA_FORMATS`), and read back by name with `known_format`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-Codec = Literal["mp3", "opus", "pcm", "wav", "ulaw", "alaw"]
+Codec = Literal["mp3", "opus", "pcm", "wav", "ulaw", "alaw", "aac", "flac"]
 
 _MEDIA_TYPES: dict[Codec, str] = {
     "mp3": "audio/mpeg",
@@ -19,6 +20,8 @@ _MEDIA_TYPES: dict[Codec, str] = {
     "wav": "audio/wav",
     "ulaw": "audio/basic",
     "alaw": "audio/x-alaw-basic",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
 }
 
 # `.opus` is the extension RFC 7845 recommends for Ogg Opus files.
@@ -29,6 +32,8 @@ _EXTENSIONS: dict[Codec, str] = {
     "wav": "wav",
     "ulaw": "ulaw",
     "alaw": "alaw",
+    "aac": "aac",
+    "flac": "flac",
 }
 
 _PCM_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -53,10 +58,14 @@ STREAMING_FORMATS: tuple[str, ...] = tuple(name for name in ALL_FORMATS if not n
 
 DEFAULT_FORMAT = "mp3_44100_128"
 
+# Formats ElevenLabs does not offer, made for the OpenAI-compatible routes: AAC in ADTS frames (a stream
+# needs no container header) and FLAC, at Kokoro's own rate.
+EXTRA_FORMATS: tuple[str, ...] = ("aac_24000_64", "flac_24000")
+
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """One output format; `bitrate` is in bit/s and set only for the lossy codecs (mp3, opus)."""
+    """One output format; `bitrate` is in bit/s and set only for the lossy codecs (mp3, opus, aac)."""
 
     name: str
     codec: Codec
@@ -92,6 +101,7 @@ def _from_name(name: str) -> OutputFormat:
 
 
 _FORMATS: dict[str, OutputFormat] = {name: _from_name(name) for name in ALL_FORMATS}
+_EXTRA: dict[str, OutputFormat] = {name: _from_name(name) for name in EXTRA_FORMATS}
 
 
 def parse_output_format(name: str, *, streaming: bool = False) -> OutputFormat:
@@ -107,4 +117,13 @@ def parse_output_format(name: str, *, streaming: bool = False) -> OutputFormat:
             f"output_format {name!r} is a WAV file, which is only available on non-streaming endpoints.",
             STREAMING_FORMATS,
         )
+    return fmt
+
+
+def known_format(name: str) -> OutputFormat:
+    """Any format this server makes, by name: an `output_format` or one of `EXTRA_FORMATS` (for reading
+    back audio made earlier, such as history items)."""
+    fmt = _FORMATS.get(name) or _EXTRA.get(name)
+    if fmt is None:
+        raise InvalidOutputFormat(name, f"Unknown audio format {name!r}.", ALL_FORMATS + EXTRA_FORMATS)
     return fmt
