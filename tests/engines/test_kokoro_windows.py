@@ -13,7 +13,7 @@ from intone.engines import kokoro_calibration
 from intone.engines.base import EngineRequest, Prepared, VoiceRealization
 from intone.engines.cores import cores, granted
 from intone.engines.kokoro import SAMPLES_PER_FRAME, KokoroEngine
-from intone.engines.kokoro_graph import GENERATOR_INPUT, SOURCE, STYLE, UPSAMPLED
+from intone.engines.kokoro_layout import GENERATOR_INPUT, SOURCE, STYLE, UPSAMPLED
 from intone.engines.voice_packs import VoicePacks, default_dir
 from tests.utils.windows import join_jump, largest_jump, log_mel_distance
 

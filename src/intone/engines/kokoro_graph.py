@@ -15,79 +15,29 @@
   tensor's minimum and maximum, from which the scale and zero point follow as `DynamicQuantizeLinear`
   computes them). `front` then `measuring` make the whole model's audio bit for bit.
 
-The generator carries the statistics' names (a `Layout`) in its metadata.
+The generator carries the statistics' names (a `Layout`, in `kokoro_layout`) in its metadata.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import onnx
 import onnx.utils
 from onnx import TensorProto, helper
 
-GENERATOR_INPUT = "/decoder/decoder/decode.3/Div_4_output_0"
-# The source after its reflection padding, [1, 1, 600 * frames + 20]: STFT step k (n_fft 20, hop 5) reads
-# samples 5k to 5k + 20, so frames [a, b) read samples [600a, 600b + 20).
-SOURCE = "/decoder/decoder/generator/Pad_output_0"
-# The generator's input after `ups.0` (stride 10, kernel 20, padding 5): [1, 256, 20 * frames]; step j
-# reads input steps (j - 14) // 10 to (j + 5) // 10.
-UPSAMPLED = "/decoder/decoder/generator/ups.0/ConvTranspose_output_0"
-DURATIONS = "durations"
-AUDIO = "audio"
-STYLE = "style"
-LAYOUT_KEY = "intone_statistics_layout"
-
-
-@dataclass(frozen=True)
-class Norm:
-    """One instance norm: the names of its mean and variance over time (each [1, channels, 1])."""
-
-    mean: str
-    variance: str
-
-
-@dataclass(frozen=True)
-class Quantizer:
-    """One dynamic quantization of a tensor that runs along time: the scale and zero point the
-    generator takes as inputs, and the names of the measuring model's minimum and maximum of it."""
-
-    scale: str
-    zero_point: str
-    minimum: str
-    maximum: str
-
-
-@dataclass(frozen=True)
-class Layout:
-    norms: tuple[Norm, ...]
-    quantizers: tuple[Quantizer, ...]
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "norms": [[norm.mean, norm.variance] for norm in self.norms],
-                "quantizers": [[q.scale, q.zero_point, q.minimum, q.maximum] for q in self.quantizers],
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Layout:
-        data = json.loads(text)
-        return cls(
-            tuple(Norm(*names) for names in data["norms"]),
-            tuple(Quantizer(*names) for names in data["quantizers"]),
-        )
-
-    def measured(self) -> list[str]:
-        """The measuring model's statistic outputs, in order: means, variances, minima, maxima."""
-        return [
-            *(norm.mean for norm in self.norms),
-            *(norm.variance for norm in self.norms),
-            *(q.minimum for q in self.quantizers),
-            *(q.maximum for q in self.quantizers),
-        ]
+from intone.engines.kokoro_layout import (
+    AUDIO,
+    DURATIONS,
+    GENERATOR_INPUT,
+    LAYOUT_KEY,
+    SOURCE,
+    STYLE,
+    UPSAMPLED,
+    Layout,
+    Norm,
+    Quantizer,
+)
 
 
 @dataclass(frozen=True)
@@ -98,8 +48,23 @@ class Parts:
     measuring: onnx.ModelProto
 
 
-def split(model: onnx.ModelProto) -> Parts:
-    """The four models cut from the durations-patched Kokoro model, which is left unchanged."""
+# The per-token durations (in frames) inside the encoder, which the shipped model does not output.
+_DURATION_TENSOR = "/encoder/Cast_output_0"
+
+
+def with_durations(serialized: bytes) -> bytes:
+    """The shipped model with its per-token durations as the extra output `durations`."""
+    model = onnx.load_from_string(serialized)
+    model.graph.node.append(
+        helper.make_node("Identity", [_DURATION_TENSOR], [DURATIONS], name="intone_durations")
+    )
+    model.graph.output.append(helper.make_tensor_value_info(DURATIONS, TensorProto.INT64, [1, "tokens"]))
+    return model.SerializeToString()
+
+
+def split(serialized: bytes) -> Parts:
+    """The four models cut from the durations-patched Kokoro model."""
+    model = onnx.load_from_string(serialized)
     layout = _statistics(model)
     front = onnx.utils.Extractor(model).extract_model(
         ["tokens", STYLE, "speed"], [DURATIONS, GENERATOR_INPUT, SOURCE]
