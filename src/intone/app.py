@@ -28,7 +28,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intone import private, redaction
+from intone import metrics, private, redaction
 from intone.admission.admission import Admission
 from intone.admission.gates import Gates, LocalGates
 from intone.api import (
@@ -36,6 +36,7 @@ from intone.api import (
     history,
     keys,
     models,
+    monitoring,
     pronunciation_dictionaries,
     stream_input,
     text_to_speech,
@@ -209,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         private.directory(settings.data_dir)
+        metrics.forget_dead_workers()
         store = Store(settings.database(), _retention(settings), timedelta(seconds=settings.charge_lease))
         store.migrate()
         pruning = asyncio.create_task(_prune_history(store), name="history pruning")
@@ -272,6 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pronunciation_dictionaries,
         tokens,
         keys,
+        monitoring,
     )
     routers = [*(module.router for module in modules), voices.previews_router]
     # With auth on, a request to one of these that sends no key is refused before its body is read.
@@ -283,6 +286,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.auth == "off":
         app.add_middleware(LocalOnly)
+    app.add_middleware(monitoring.Observed)  # inside RequestId: it logs the request-id
     app.add_middleware(RequestId)
     for router in routers:
         app.include_router(router)

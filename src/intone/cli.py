@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from intone import metrics
 from intone.accounts.scopes import Scope, parse_scopes
 from intone.accounts.tiers import DEFAULT_TIER, TIERS
 from intone.audio.formats import (
@@ -37,6 +38,7 @@ from intone.audio.formats import (
 )
 from intone.config import MAX_MESSAGE_BYTES, Settings
 from intone.engines import voice_packs
+from intone.logs import LogFormat, apply_format
 from intone.serving.files import connections_that_fit, raise_file_limit
 from intone.serving.options import ListenerOptions, TlsMode
 from intone.speech import languages
@@ -126,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    serve.add_argument(
+        "--log-format", default=None, choices=("text", "json"), help="default: INTONE_LOG_FORMAT, else text"
     )
     serve.set_defaults(run=_serve)
 
@@ -274,6 +279,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     if args.workers > 1:
         os.environ.update(_per_worker_defaults(settings, args.workers))
+        os.environ.update(metrics.worker_directory(settings.data_dir, args.port))  # before workers start
         if settings.redis_url is None:
             print(
                 "intone: note: without INTONE_REDIS_URL each of the worker processes counts concurrent "
@@ -301,7 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Every connection starts in Intone's listener: caps, head deadline, plain HTTP or TLS.
         http="intone.serving.listener:Listener",
         log_level=args.log_level,
-        log_config=_log_config(args.log_level),
+        log_config=_log_config(args.log_level, args.log_format or settings.log_format),
         timeout_graceful_shutdown=settings.shutdown_grace,
         server_header=False,
         # A worker answers the supervisor's ping only once it has imported Intone; on a busy machine that
@@ -365,16 +371,17 @@ def _tls(args: argparse.Namespace, settings: Settings) -> tuple[TlsMode, str | N
     return "shared", str(files.cert), str(files.key), ""
 
 
-def _log_config(level: str) -> dict[str, Any]:
+def _log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
     """uvicorn's logging, plus Intone's own loggers on stderr at the server's level, through the same
-    redaction as uvicorn's (on the handler, so that it covers every `intone.*` logger's records)."""
+    redaction as uvicorn's (on the handler, so that it covers every `intone.*` logger's records), in
+    `log_format`."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact": {"()": "intone.redaction.RedactSecrets"}}
     config["handlers"]["intone"] = {**config["handlers"]["default"], "filters": ["redact"]}
     config["loggers"]["intone"] = {"handlers": ["intone"], "level": level.upper(), "propagate": False}
-    return config
+    return apply_format(config, log_format)
 
 
 def serving_app() -> FastAPI:

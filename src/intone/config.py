@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from intone.engines import voice_packs
@@ -155,6 +155,22 @@ class Settings(BaseSettings):
     warm_up: bool = Field(default=True, description="Load and exercise every engine when the server starts.")
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="Seconds a stopping server lets in-flight requests finish."
+    )
+    metrics: Literal["local", "open", "off"] = Field(
+        default="local",
+        description="Who may read GET /metrics: 'local' serves this machine's clients (loopback, not through "
+        "a proxy) and others with INTONE_METRICS_TOKEN or an API key with the admin scope; 'open' anyone; "
+        "'off' nobody (404).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token (Authorization: Bearer ...) with which other machines, such as "
+        "Prometheus, may read GET /metrics.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="The server's log: 'text', or 'json', one object a line with the request-id, key id "
+        "(never the key), route, status and timings (`intone serve --log-format` overrides it).",
     )
 
     def engine_cache(self) -> Path:

@@ -17,6 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from intone import metrics
 from intone.accounts.caller import Caller
 from intone.admission.gates import GateFull, Gates, GateTimeout, Hold, LocalGates
 from intone.speech.models import ConcurrencyGroup
@@ -107,6 +108,7 @@ class Admission:
                 ) from None
             raise
         now = time.monotonic()
+        metrics.waited(caller.tier.name, now - arrived)
         return Admitted(key_hold.current, limit, now - arrived, (key_hold, server_hold), self, now)
 
     def _places(self, weight: float) -> int:

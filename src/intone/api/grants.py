@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 
+from intone import metrics
 from intone.accounts.caller import Caller
 from intone.admission.admission import Admitted, Overloaded, weight
 from intone.api.errors import ApiError
@@ -58,6 +59,7 @@ class Grant:
         if self._ended:
             return
         self._ended = True
+        metrics.ended(self.credits if delivered else 0)
         await asyncio.shield(self._end(delivered))
 
     async def _end(self, delivered: bool) -> None:
@@ -87,10 +89,12 @@ async def grant(svc: Services, caller: Caller, plan: Plan, characters: int, befo
     except BaseException as error:
         await settle(svc, charge, delivered=False)
         if isinstance(error, Overloaded):
+            metrics.refused(error.status)
             raise ApiError(
                 429, error.status, error.message, {"Retry-After": str(error.retry_after)}
             ) from None
         raise
+    metrics.granted(model.model_id, caller.subject)
     return Grant(svc, charge, admitted)
 
 

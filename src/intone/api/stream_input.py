@@ -21,6 +21,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, Str
 from starlette.types import Message
 from starlette.websockets import WebSocketState
 
+from intone import metrics
 from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.admission.gates import Hold
@@ -399,6 +400,7 @@ async def _socket_place(sock: _Socket, caller: Caller) -> Hold:
     try:
         return await socket_caps(sock.websocket.app.state, sock.svc).take(caller.subject)
     except ApiError as error:
+        metrics.refused(error.status)
         raise StreamError(error.status, error.message) from None
     except RedisUnavailable as error:
         raise StreamError(error.status, error.message, INTERNAL_ERROR) from None

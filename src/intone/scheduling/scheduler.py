@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from intone import metrics
 from intone.engines.cores import granted
 from intone.scheduling.playback import Playback
 from intone.scheduling.speeds import EngineSpeeds
@@ -221,6 +222,7 @@ class Scheduler:
             step.future.set_exception(error)
             return
         busy = time.perf_counter() - began
+        metrics.engine_ran(busy, step.measure(result) if step.measure is not None else None)
         # Speeds size admission, which matters when every worker is busy; workers running side by side
         # are slower than one alone (they share caches and memory bandwidth), so only steps run on one
         # core beside workers that stayed busy all along, with no sprint, measure them.

@@ -12,6 +12,8 @@ import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 
+from intone import metrics
+
 # Connections being refused with an answer at once; beyond this an extra connection is closed unanswered.
 REFUSALS = 64
 
@@ -77,6 +79,7 @@ class ConnectionTable:
 
     def _over(self, client: str) -> Refusal | None:
         if self.by_client[client] >= self.per_client:
+            metrics.refused("too_many_connections")
             return Refusal(
                 429,
                 "too_many_connections",
