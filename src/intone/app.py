@@ -38,6 +38,7 @@ from intone.api import (
     models,
     monitoring,
     pronunciation_dictionaries,
+    speech_to_text,
     stream_input,
     text_to_speech,
     tokens,
@@ -47,24 +48,29 @@ from intone.api import (
 from intone.api.auth import needs_key
 from intone.api.body_limit import BodyLimit
 from intone.api.local_only import LocalOnly
+from intone.api.openai import speech as openai_speech
 from intone.api.state import Services, TokenStore
 from intone.cluster.gates import RedisGates
 from intone.cluster.health import RedisHealth
 from intone.cluster.tokens import RedisTokens
 from intone.config import Settings
 from intone.engines.registry import EngineSet
+from intone.engines.whisper import WhisperEngine, model_dir
 from intone.previews import Previews
 from intone.scheduling.scheduler import BACKGROUND, Scheduler
 from intone.scheduling.speeds import CROWDING
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.store.database import Store
 from intone.store.history import Retention
+from intone.transcription.transcriber import Transcriber
 
 log = logging.getLogger("intone")
 
 REQUEST_ID_HEADER = "request-id"
 PRUNE_INTERVAL_S = 3600
 REDIS_TIMEOUT_S = 5.0
+# What a speech-to-text form holds beside its file: the boundaries and the other fields.
+FORM_ROOM = 64 * 1024
 
 
 class RequestId:
@@ -108,6 +114,7 @@ def _warm_up(svc: Services) -> None:
         for request in _WARM_UP:
             for _ in synthesizer.stream(synthesizer.plan(request)):
                 pass
+        svc.transcriber.engine.load()
         log.info("engines loaded and warmed up")
     except Exception:
         log.exception("loading the engines failed; /ready stays 503")
@@ -227,6 +234,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             synthesizer = Synthesizer(
                 EngineSet(settings.engine_cache(), settings.engine_threads, settings.voices_dir)
             )
+            # Joined from its two packages once, and checked: a damaged model stops the start here.
+            await asyncio.to_thread(model_dir, settings.engine_cache())
+            whisper = WhisperEngine(settings.engine_cache(), settings.engine_threads)
             svc = Services(
                 settings=settings,
                 synthesizer=synthesizer,
@@ -235,6 +245,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 tokens=token_store,
                 scheduler=scheduler,
                 previews=Previews(synthesizer, settings.data_dir / "previews"),
+                transcriber=Transcriber(whisper, settings.max_transcription_seconds),
                 redis=redis_health,
             )
             app.state.services = svc
@@ -275,14 +286,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens,
         keys,
         monitoring,
+        speech_to_text,
     )
-    routers = [*(module.router for module in modules), voices.previews_router]
+    routers = [*(module.router for module in modules), voices.previews_router, openai_speech.router]
     # With auth on, a request to one of these that sends no key is refused before its body is read.
     keyed = [route for router in routers for route in router.routes if _needs_key(route)]
     # Middleware added first runs last: the body limit, then LocalOnly, inside RequestId, so that every
     # refusal carries a request-id.
+    uploads = [
+        (route, settings.max_transcription_bytes + FORM_ROOM, "INTONE_MAX_TRANSCRIPTION_BYTES")
+        for route in speech_to_text.router.routes
+    ]
     app.add_middleware(
-        BodyLimit, limit=settings.max_body_bytes, keyed=keyed if settings.auth == "required" else []
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        keyed=keyed if settings.auth == "required" else [],
+        uploads=uploads,
     )
     if settings.auth == "off":
         app.add_middleware(LocalOnly)

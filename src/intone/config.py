@@ -94,6 +94,19 @@ class Settings(BaseSettings):
         "is also bounded by INTONE_MAX_BODY_BYTES). 1 MB holds well over the 5,000 rules a dictionary "
         "version may have.",
     )
+    max_transcription_bytes: int = Field(
+        default=1_000_000_000,
+        ge=1,
+        description="The largest file POST /v1/speech-to-text accepts, in bytes (that route's body limit, in "
+        "place of INTONE_MAX_BODY_BYTES); a larger one gets 413 before it is read. The upload is spooled to "
+        "a temporary file, not held in memory.",
+    )
+    max_transcription_seconds: float = Field(
+        default=7200.0,
+        gt=0,
+        description="The longest recording transcribed, in seconds; a longer one is refused as soon as the "
+        "decoder passes this length (its decoded samples take 64 kB a second).",
+    )
     max_sockets_per_key: int = Field(
         default=100,
         ge=1,

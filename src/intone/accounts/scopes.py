@@ -15,6 +15,7 @@ class Scope(StrEnum):
     HISTORY_WRITE = "history_write"
     PRONUNCIATION_DICTIONARIES_READ = "pronunciation_dictionaries_read"
     PRONUNCIATION_DICTIONARIES_WRITE = "pronunciation_dictionaries_write"
+    SPEECH_TO_TEXT = "speech_to_text"
     # Intone's own: managing the keys themselves. Never granted unless asked for by name.
     ADMIN = "admin"
 

@@ -16,21 +16,24 @@ class Tier:
     multilingual: int  # concurrent requests on the Multilingual v2 group (Kokoro here)
     flash: int  # ... on the Flash/Turbo group (Piper here)
     priority: int  # higher goes first when requests wait for the server
+    speech_to_text: int  # concurrent transcriptions
 
     def limit(self, group: ConcurrencyGroup) -> int:
+        if group is ConcurrencyGroup.SPEECH_TO_TEXT:
+            return self.speech_to_text
         return self.flash if group is ConcurrencyGroup.TURBO else self.multilingual
 
 
 TIERS = {
     tier.name: tier
     for tier in (
-        Tier("free", 2, 4, 3),
-        Tier("starter", 3, 6, 4),
-        Tier("creator", 5, 10, 5),
-        Tier("pro", 10, 20, 5),
-        Tier("scale", 15, 30, 5),
-        Tier("business", 15, 30, 5),
-        Tier("enterprise", 30, 60, 6),
+        Tier("free", 2, 4, 3, 8),
+        Tier("starter", 3, 6, 4, 12),
+        Tier("creator", 5, 10, 5, 20),
+        Tier("pro", 10, 20, 5, 40),
+        Tier("scale", 15, 30, 5, 60),
+        Tier("business", 15, 30, 5, 60),
+        Tier("enterprise", 30, 60, 6, 120),
     )
 }
 DEFAULT_TIER = "pro"

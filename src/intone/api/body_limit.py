@@ -36,10 +36,18 @@ class BodyLimit:
     """ASGI middleware: the key before the body, and bodies up to `limit` bytes. `keyed` are the routes that
     need a key (none with auth off)."""
 
-    def __init__(self, app: ASGIApp, limit: int, keyed: Sequence[BaseRoute]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        keyed: Sequence[BaseRoute],
+        uploads: Sequence[tuple[BaseRoute, int, str]] = (),
+    ) -> None:
+        """`uploads`: routes that take files, each with its own body limit and the setting that sets it."""
         self.app = app
         self.limit = limit
         self.keyed = keyed
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,22 +61,23 @@ class BodyLimit:
             close = length is None or length > self.limit
             await _refusal(refused.http_status, refused.status, refused.message, close)(scope, receive, send)
             return
-        if length is not None and length > self.limit:
-            await self._too_large()(scope, receive, send)
+        limit, setting = self._limit(scope)
+        if length is not None and length > limit:
+            await _too_large(limit, setting)(scope, receive, send)
             return
-        await self._counted(scope, receive, send)
+        await self._counted(scope, receive, send, limit, setting)
 
     def _needs_key(self, scope: Scope) -> bool:
         return any(route.matches(scope)[0] is Match.FULL for route in self.keyed)
 
-    def _too_large(self) -> JSONResponse:
-        message = (
-            f"The request body is larger than this server accepts ({self.limit} bytes, set by "
-            "INTONE_MAX_BODY_BYTES)."
-        )
-        return _refusal(413, "payload_too_large", message, close=True)
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The body limit of the request's route, and the setting that sets it."""
+        for route, limit, setting in self.uploads:
+            if route.matches(scope)[0] is Match.FULL:
+                return limit, setting
+        return self.limit, "INTONE_MAX_BODY_BYTES"
 
-    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int, setting: str) -> None:
         """Runs the app with a `receive` that stops at the limit; the app's own answer to the body cut
         short (FastAPI turns any failure to read it into a 400) gives way to the 413."""
         received = 0
@@ -79,7 +88,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     exceeded = True
                     raise _TooLarge
             return message
@@ -97,7 +106,12 @@ class BodyLimit:
             if started:  # a response already under way cannot become a 413; the server ends it
                 raise
         if exceeded and not started:
-            await self._too_large()(scope, receive, send)
+            await _too_large(limit, setting)(scope, receive, send)
+
+
+def _too_large(limit: int, setting: str) -> JSONResponse:
+    message = f"The request body is larger than this server accepts ({limit} bytes, set by {setting})."
+    return _refusal(413, "payload_too_large", message, close=True)
 
 
 def _content_length(headers: Headers) -> int | None:

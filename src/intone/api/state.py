@@ -23,6 +23,7 @@ from intone.speech.settings import VoiceSettingValues, combine
 from intone.speech.synthesizer import Plan, Synthesizer
 from intone.speech.voices import Voice, get_voice
 from intone.store.database import Store
+from intone.transcription.transcriber import Transcriber
 
 log = logging.getLogger("intone.api")
 
@@ -44,6 +45,7 @@ class Services:
     tokens: TokenStore
     scheduler: Scheduler  # all engine work of this process, by playback deadline and priority
     previews: Previews
+    transcriber: Transcriber
     redis: RedisHealth | None = None  # set when replicas share Redis: /ready asks it
     ready: threading.Event = field(default_factory=threading.Event)
     _calibrating: set[tuple[str, str, str]] = field(default_factory=set)

@@ -56,6 +56,8 @@ class Subscription(BaseModel):
     character_refresh_period: str | None
     open_invoices: list[dict[str, object]]
     has_open_invoices: bool
+    # Intone's own: seconds of audio transcribed (speech to text), counted apart from character credits.
+    speech_to_text_seconds: float
 
 
 class User(BaseModel):
@@ -74,6 +76,7 @@ class User(BaseModel):
 
 async def _subscription(svc: Services, caller: Caller) -> Subscription:
     used = await run_in_threadpool(svc.store.usage.get, caller.subject)
+    transcribed = await run_in_threadpool(svc.store.usage.transcribed, caller.subject)
     return Subscription(
         tier=caller.tier.name,
         character_count=used,
@@ -99,6 +102,7 @@ async def _subscription(svc: Services, caller: Caller) -> Subscription:
         character_refresh_period=None,
         open_invoices=[],
         has_open_invoices=False,
+        speech_to_text_seconds=transcribed,
     )
 
 

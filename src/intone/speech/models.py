@@ -18,6 +18,7 @@ from intone.speech.errors import ModelNotFound
 class ConcurrencyGroup(StrEnum):
     STANDARD = "standard"  # counted against the "Multilingual v2" concurrency limit
     TURBO = "turbo"  # counted against the "Flash" concurrency limit
+    SPEECH_TO_TEXT = "speech_to_text"  # counted against the "STT" concurrency limit
 
 
 QUALITY_ENGINES = ("kokoro", "piper", "espeak")

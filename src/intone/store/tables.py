@@ -54,12 +54,14 @@ class VoiceSettingsRow(Base):
 
 
 class UsageRow(Base):
-    """Characters synthesized so far for one subject (whoever the usage is billed to)."""
+    """Characters synthesized and audio transcribed so far for one subject (whoever is billed)."""
 
     __tablename__ = "usage"
 
     subject: Mapped[str] = mapped_column(primary_key=True)
     characters: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Milliseconds of audio transcribed (speech to text), counted apart from the character credits.
+    transcribed_ms: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

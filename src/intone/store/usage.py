@@ -1,4 +1,4 @@
-"""Character usage: a running total of synthesized characters per subject."""
+"""Usage: running totals of synthesized characters, and of audio transcribed, per subject."""
 
 from __future__ import annotations
 
@@ -61,3 +61,25 @@ class Usage:
         with self._engine.connect() as conn:
             total = conn.execute(select(UsageRow.characters).where(UsageRow.subject == subject)).scalar()
         return total or 0
+
+    def add_transcribed(self, subject: str, seconds: float) -> float:
+        """Add `seconds` of transcribed audio to the subject's total; the new total in seconds."""
+        now = datetime.now(UTC)
+        stmt = self._insert(UsageRow).values(
+            subject=subject, transcribed_ms=round(seconds * 1000), updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[UsageRow.subject],
+            set_={
+                "transcribed_ms": UsageRow.transcribed_ms + stmt.excluded.transcribed_ms,
+                "updated_at": now,
+            },
+        ).returning(UsageRow.transcribed_ms)
+        with writer(self._engine).begin() as conn:
+            return conn.execute(stmt).scalar_one() / 1000
+
+    def transcribed(self, subject: str) -> float:
+        """Seconds of audio the subject had transcribed so far."""
+        with self._engine.connect() as conn:
+            total = conn.execute(select(UsageRow.transcribed_ms).where(UsageRow.subject == subject)).scalar()
+        return (total or 0) / 1000

@@ -1,0 +1,1 @@
+"""Speech to text: recordings in, transcripts with word timings out (a sibling of `speech/`)."""
