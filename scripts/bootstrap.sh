@@ -58,3 +58,13 @@ if [ ! -f "$voices_stamp" ] || [ "$(cat "$voices_stamp")" != "$want" ]; then
   "$venv/bin/intone" voices install
   echo "$want" > "$voices_stamp"
 fi
+
+# The playground's browser tests drive the system's Chromium (Playwright cannot download its own here).
+if [[ ",$extras," == *,test,* ]] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing chromium (Debian package) for the playground's browser tests"
+    apt-get update -qq && apt-get install -y -qq chromium
+  else
+    echo "bootstrap: the browser tests need Chromium at /usr/bin/chromium (Debian: chromium); install it"
+  fi
+fi

@@ -37,6 +37,7 @@ from intone.api import (
     keys,
     models,
     monitoring,
+    playground,
     pronunciation_dictionaries,
     speech_to_text,
     stream_input,
@@ -309,6 +310,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestId)
     for router in routers:
         app.include_router(router)
+    playground.install(app)
 
     @app.get("/health", tags=["service"], summary="The process is up")
     async def health() -> dict[str, str]:
