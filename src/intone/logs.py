@@ -105,5 +105,6 @@ def apply_format(config: dict[str, Any], log_format: LogFormat) -> dict[str, Any
     for handler in config["handlers"].values():
         handler["formatter"] = "json"
         handler["filters"] = [*handler.get("filters", []), "request"]
-    config["loggers"]["uvicorn.access"]["level"] = "WARNING"  # the access line with timings replaces it
+    # The access line with timings replaces uvicorn's (which then costs nothing: it has no handler).
+    config["loggers"]["uvicorn.access"] = {"handlers": [], "propagate": False}
     return config

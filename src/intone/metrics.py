@@ -108,12 +108,8 @@ TOO_MANY_REQUESTS = Counter(
 class RequestRecord:
     """One HTTP request or WebSocket as the metrics and the access log see it."""
 
-    kind: str  # "http" or "websocket"
-    method: str
-    path: str
-    state: dict[str, Any]  # the scope's state: its request id, and the caller once authenticated
+    scope: dict[str, Any]  # the ASGI scope: routing and authentication add to it as the request goes
     started: float = field(default_factory=time.perf_counter)
-    route: str = UNMATCHED
     status: int | None = None
     model: str | None = None
     key_id: str | None = None
@@ -122,13 +118,30 @@ class RequestRecord:
     opened: bool = False  # a WebSocket was accepted (it counts among the open sockets until it ends)
 
     @property
+    def kind(self) -> str:
+        return self.scope["type"]  # "http" or "websocket"
+
+    @property
+    def method(self) -> str:
+        return self.scope.get("method", "GET")
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def route(self) -> str:
+        """The template of the route that took the request (once routed): a bounded label, unlike a path."""
+        return getattr(self.scope.get("route"), "path", None) or UNMATCHED
+
+    @property
     def request_id(self) -> str | None:
-        return self.state.get("request_id")
+        return self.scope.get("state", {}).get("request_id")
 
     @property
     def caller_id(self) -> str | None:
         """The key id behind the request (never the key), once known."""
-        caller = self.state.get("caller")
+        caller = self.scope.get("state", {}).get("caller")
         return self.key_id or (caller.subject if caller is not None else None)
 
     def seconds(self, moment: float | None) -> float | None:

@@ -99,9 +99,7 @@ class Observed:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        record = RequestRecord(
-            scope["type"], scope.get("method", "GET"), scope["path"], scope.setdefault("state", {})
-        )
+        record = RequestRecord(scope)
         watch = _watch_http if scope["type"] == "http" else _watch_socket
         with metrics.recording(record):
             try:
@@ -110,7 +108,7 @@ class Observed:
                 record.status = record.status or 500  # the server's error middleware answers 500
                 raise
             finally:
-                _finish(record, scope)
+                _finish(record)
 
 
 def _watch_http(record: RequestRecord, send: Send) -> Send:
@@ -143,8 +141,7 @@ def _watch_socket(record: RequestRecord, send: Send) -> Send:
     return watched
 
 
-def _finish(record: RequestRecord, scope: Scope) -> None:
-    record.route = getattr(scope.get("route"), "path", None) or metrics.UNMATCHED
+def _finish(record: RequestRecord) -> None:
     record.ended = record.ended or time.perf_counter()
     if record.kind == "http":
         metrics.answered(record)
