@@ -68,3 +68,15 @@ if [[ ",$extras," == *,test,* ]] && [ ! -x /usr/bin/chromium ]; then
     echo "bootstrap: the browser tests need Chromium at /usr/bin/chromium (Debian: chromium); install it"
   fi
 fi
+
+# Speech-to-text accuracy is measured on real read speech: LibriVox recordings in a pinned Debian package
+# (their digests are checked by tests/utils/recordings.py).
+recordings_package="pocketsphinx-testdata=0.8+5prealpha+1-15"
+if [[ ",$extras," == *,test,* ]] && [ ! -d /usr/share/pocketsphinx/test/data/librivox ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing $recordings_package (Debian package) for the speech-to-text tests"
+    apt-get update -qq && apt-get install -y -qq "$recordings_package"
+  else
+    echo "bootstrap: the speech-to-text tests need the Debian package $recordings_package; install it"
+  fi
+fi
