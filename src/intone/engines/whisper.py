@@ -126,9 +126,11 @@ class WhisperEngine:
 
     name = "whisper"
 
-    def __init__(self, cache: Path, threads: int) -> None:
+    def __init__(self, cache: Path, threads: int, folder: Path | None = None) -> None:
+        """`folder`: another faster-whisper model to run instead of the joined base (benchmarks compare)."""
         self._cache = cache
         self._threads = threads
+        self._folder = folder
         self._model: WhisperModel | None = None
         self._lock = threading.Lock()
 
@@ -137,7 +139,7 @@ class WhisperEngine:
             if self._model is None:
                 from faster_whisper import WhisperModel
 
-                folder = model_dir(self._cache)
+                folder = self._folder or model_dir(self._cache)
                 self._model = WhisperModel(
                     str(folder), device="cpu", compute_type="int8", cpu_threads=self._threads
                 )
