@@ -10,6 +10,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
@@ -35,7 +36,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), "the browser tests need Chromium (Debian: chromium), which bootstrap installs"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        # A fake microphone (a beep), granted without asking, for the record button.
+        fake_microphone = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=fake_microphone)
         yield launched
         launched.close()
 
@@ -190,3 +193,31 @@ def test_an_api_error_shows_as_a_message(server: Server, context: BrowserContext
     expect(page.locator("#message")).to_contain_text("30000")
     expect(page.locator("#speak")).to_be_enabled()
     shoot(page, "error")
+
+
+def test_a_recording_is_transcribed(server: Server, context: BrowserContext):
+    spoken = httpx.post(
+        f"{server.url}/v1/text-to-speech/{BRIAN}?output_format=wav_16000",
+        headers=server.headers,
+        json={"text": "Glue the sheet to the dark blue background.", "model_id": "eleven_flash_v2"},
+        timeout=60,
+    )
+    spoken.raise_for_status()
+    watched = keyed(context, server)
+    page = watched.page
+    page.set_input_files(
+        "#recording", {"name": "canoe.wav", "mimeType": "audio/wav", "buffer": spoken.content}
+    )
+    page.click("#transcribe")
+    expect(page.locator("#transcript")).to_contain_text(
+        "dark blue background", ignore_case=True, timeout=30_000
+    )
+    expect(page.locator("#transcribe-status")).to_have_text("Transcribed (language: eng).")
+    shoot(page, "transcribed")
+    # The microphone's recording goes the same way (the fake device only beeps: no words to check).
+    page.click("#record")
+    expect(page.locator("#record")).to_have_text("Stop recording")
+    page.wait_for_timeout(1000)
+    page.click("#record")
+    expect(page.locator("#transcribe-status")).to_contain_text("Transcribed", timeout=30_000)
+    assert watched.errors == []

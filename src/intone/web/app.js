@@ -341,16 +341,21 @@ function readAlong(text) {
 function highlight(state) {
   const time = state.player.position();
   playground.position = time;
-  let current = -1;
-  for (let i = 0; i < state.words.length; i++) {
-    const start = state.starts[state.words[i].first];
+  let current = state.current;
+  while (current + 1 < state.words.length) {
+    const start = state.starts[state.words[current + 1].first];
     if (start === undefined || start > time) break;
-    current = i;
+    current++;
   }
-  state.words.forEach((word, i) => {
-    word.span.classList.toggle("spoken", i < current);
-    word.span.classList.toggle("current", i === current);
-  });
+  if (current === state.current) return;
+  for (let i = Math.max(state.current, 0); i < current; i++) {
+    state.words[i].span.classList.remove("current");
+    state.words[i].span.classList.add("spoken");
+  }
+  const span = state.words[current].span;
+  span.classList.add("current");
+  span.scrollIntoView({ block: "nearest" });
+  state.current = current;
 }
 
 function follow(state) {
@@ -358,7 +363,7 @@ function follow(state) {
   highlight(state);
   if (state.finished && !state.player.playing() && state.player.position() > 0) {
     setState("done");
-    $("status").textContent = `Done: ${state.player.media ? state.player.media.toFixed(1) + " s of audio" : "audio"} received.`;
+    $("status").textContent = `Done: ${state.player.position().toFixed(1)} s of audio.`;
     state.words.forEach((word) => word.span.classList.remove("current"));
     finish();
     return;
@@ -377,7 +382,8 @@ async function speak() {
   const voice = $("voice").value;
   const format = $("format").value;
   const text = $("text").value;
-  const state = { player: playerFor(format), abort: new AbortController(), starts: [], words: readAlong(text), finished: false };
+  const state = { player: playerFor(format), abort: new AbortController(), starts: [], words: [], current: -1, finished: false };
+  $("readalong").replaceChildren();
   speaking = state;
   playground.received = 0;
   setState("requesting");
@@ -394,6 +400,7 @@ async function speak() {
     });
     setState("streaming");
     $("status").textContent = "Streaming…";
+    state.words = readAlong(text);
     requestAnimationFrame(() => follow(state));
     await readLines(response, (line) => {
       if (line.audio_base64) {
@@ -560,6 +567,63 @@ function setLiveButton(on) {
   $("live-toggle").setAttribute("aria-pressed", String(on));
 }
 
+// ---- Speech to text ------------------------------------------------------------------------------
+
+let recorder = null;
+
+async function transcribe(file, name) {
+  clearError();
+  const form = new FormData();
+  form.append("model_id", "scribe_v1");
+  form.append("file", file, name);
+  $("transcribe").disabled = true;
+  $("transcribe-status").textContent = `Transcribing ${name}…`;
+  $("transcript").textContent = "";
+  try {
+    const result = await (await api("/v1/speech-to-text", { method: "POST", body: form })).json();
+    $("transcript").textContent = result.text;
+    $("transcribe-status").textContent = `Transcribed (language: ${result.language_code}).`;
+  } catch (error) {
+    showError(error instanceof ApiError ? error.message : `Transcribing failed: ${error.message}`);
+    $("transcribe-status").textContent = "";
+  } finally {
+    $("transcribe").disabled = !$("recording").files.length;
+  }
+}
+
+async function record() {
+  if (recorder) {
+    recorder.stop();
+    return;
+  }
+  clearError();
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (error) {
+    showError(`The microphone could not be opened: ${error.message}`);
+    return;
+  }
+  const chunks = [];
+  recorder = new MediaRecorder(stream);
+  recorder.addEventListener("dataavailable", (event) => chunks.push(event.data));
+  recorder.addEventListener("stop", () => {
+    stream.getTracks().forEach((track) => track.stop());
+    recorder = null;
+    setRecordButton(false);
+    const type = chunks.length ? chunks[0].type : "audio/webm";
+    transcribe(new Blob(chunks, { type }), "recording.webm");
+  });
+  recorder.start();
+  setRecordButton(true);
+  $("transcribe-status").textContent = "Recording… press Stop recording when done.";
+}
+
+function setRecordButton(on) {
+  $("record").textContent = on ? "Stop recording" : "Record";
+  $("record").setAttribute("aria-pressed", String(on));
+}
+
 // ---- Wiring ------------------------------------------------------------------------------------
 
 function start() {
@@ -587,6 +651,11 @@ function start() {
   $("live-toggle").addEventListener("click", () => (live ? stopLive() : startLive()));
   $("live-text").addEventListener("input", typedLive);
   $("live-text").addEventListener("keydown", typedLive);
+  $("recording").addEventListener("change", () => ($("transcribe").disabled = !$("recording").files.length));
+  $("transcribe").addEventListener("click", () => transcribe($("recording").files[0], $("recording").files[0].name));
+  // The microphone is offered only where the browser allows it (this machine, or HTTPS).
+  $("record").disabled = !(navigator.mediaDevices && window.MediaRecorder);
+  $("record").addEventListener("click", record);
   setState("idle");
   loadLists();
 }
