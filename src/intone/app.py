@@ -50,6 +50,7 @@ from intone.api.auth import needs_key
 from intone.api.body_limit import BodyLimit
 from intone.api.local_only import LocalOnly
 from intone.api.openai import speech as openai_speech
+from intone.api.openai import transcriptions as openai_transcriptions
 from intone.api.state import Services, TokenStore
 from intone.cluster.gates import RedisGates
 from intone.cluster.health import RedisHealth
@@ -289,14 +290,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         monitoring,
         speech_to_text,
     )
-    routers = [*(module.router for module in modules), voices.previews_router, openai_speech.router]
+    routers = [
+        *(module.router for module in modules),
+        voices.previews_router,
+        openai_speech.router,
+        openai_transcriptions.router,
+    ]
     # With auth on, a request to one of these that sends no key is refused before its body is read.
     keyed = [route for router in routers for route in router.routes if _needs_key(route)]
     # Middleware added first runs last: the body limit, then LocalOnly, inside RequestId, so that every
     # refusal carries a request-id.
     uploads = [
         (route, settings.max_transcription_bytes + FORM_ROOM, "INTONE_MAX_TRANSCRIPTION_BYTES")
-        for route in speech_to_text.router.routes
+        for route in (*speech_to_text.router.routes, *openai_transcriptions.router.routes)
     ]
     app.add_middleware(
         BodyLimit,

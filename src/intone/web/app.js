@@ -517,6 +517,7 @@ async function startLive() {
       const bytes = decodeBase64(message.audio);
       playground.liveReceived += bytes.length;
       state.player.push(bytes);
+      $("live-status").textContent = `Live: ${state.player.media.toFixed(1)} s spoken so far.`;
     }
   });
   state.socket.addEventListener("close", () => {
