@@ -40,6 +40,7 @@ from intone.api import (
     playground,
     pronunciation_dictionaries,
     speech_to_text,
+    speech_to_text_realtime,
     stream_input,
     text_to_speech,
     tokens,
@@ -289,6 +290,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys,
         monitoring,
         speech_to_text,
+        speech_to_text_realtime,
     )
     routers = [
         *(module.router for module in modules),

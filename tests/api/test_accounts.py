@@ -216,7 +216,7 @@ def test_single_use_tokens_need_a_key_and_a_known_type(site):
         site.client(None).tokens.single_use.create("tts_websocket")
     _api_error(error, 401, "invalid_api_key")
     with pytest.raises(ApiError) as error:
-        site.client(site.key("scribe")).tokens.single_use.create("realtime_scribe")
+        site.client(site.key("scribe")).tokens.single_use.create("batch_scribe")
     _api_error(error, 400, "unsupported_token_type")
 
 

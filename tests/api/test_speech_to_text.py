@@ -112,7 +112,7 @@ def test_raw_pcm_reads_as_the_same_recording(client, recordings):
 
 
 def test_additional_formats_and_character_timings(client, recordings):
-    with recordings[3].path.open("rb") as audio:
+    with recordings[1].path.open("rb") as audio:
         transcript = client.speech_to_text.convert(
             file=audio,
             model_id="scribe_v1",
@@ -120,7 +120,7 @@ def test_additional_formats_and_character_timings(client, recordings):
             additional_formats=[
                 {"format": "srt"},
                 {"format": "txt", "include_timestamps": False},
-                {"format": "segmented_json", "max_segment_chars": 30},
+                {"format": "segmented_json", "max_segment_chars": 20},
             ],
         )
     srt, txt, segmented = transcript.additional_formats
@@ -131,7 +131,7 @@ def test_additional_formats_and_character_timings(client, recordings):
     body = json.loads(segmented.content)
     assert body["language_code"] == "eng"
     assert len(body["segments"]) > 1
-    assert all(len(segment["text"]) <= 30 for segment in body["segments"])
+    assert all(len(segment["text"]) <= 20 for segment in body["segments"])
     assert " ".join(segment["text"] for segment in body["segments"]) == transcript.text.strip()
     for word in transcript.words:
         if word.type == "word":
@@ -141,7 +141,7 @@ def test_additional_formats_and_character_timings(client, recordings):
 
 
 def test_without_timestamps_words_have_no_times(client, recordings):
-    with recordings[4].path.open("rb") as audio:
+    with recordings[1].path.open("rb") as audio:
         transcript = client.speech_to_text.convert(
             file=audio, model_id="scribe_v1", timestamps_granularity="none"
         )

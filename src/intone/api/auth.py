@@ -24,6 +24,7 @@ from intone.api.state import Services, services
 from intone.store.keys import ApiKey
 
 TTS_WEBSOCKET = "tts_websocket"
+REALTIME_SCRIBE = "realtime_scribe"
 
 # The dependencies `require` made: a route that has one needs a key (see `needs_key`).
 _KEY_CHECKS: set[Callable[..., Any]] = set()
@@ -80,10 +81,11 @@ def identify(svc: Services, secret: str | None) -> Caller:
     return caller_of(key)
 
 
-def redeem(svc: Services, token: str) -> Caller:
-    """The caller a single-use token acts for; the token is spent. Blocking: call it from a thread."""
+def redeem(svc: Services, token: str, token_type: str = TTS_WEBSOCKET) -> Caller:
+    """The caller a single-use token of `token_type` acts for; the token is spent. Blocking: call it from
+    a thread."""
     redeemed = svc.tokens.redeem(token)
-    if redeemed is None or redeemed[1] != TTS_WEBSOCKET:
+    if redeemed is None or redeemed[1] != token_type:
         raise AuthError(401, "invalid_api_key", "Invalid or already used single-use token.")
     return _by_id(svc, redeemed[0])
 
@@ -112,8 +114,9 @@ def check_scope(caller: Caller, scope: Scope) -> None:
         )
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
-    """A dependency giving the request's caller, who must hold `scope`."""
+def require(scope: Scope | None) -> Callable[..., Awaitable[Caller]]:
+    """A dependency giving the request's caller, who must hold `scope` (None: any key; the route checks
+    the scope it needs itself)."""
 
     async def caller(
         request: Request,
@@ -122,7 +125,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     ) -> Caller:
         try:
             found = await run_in_threadpool(identify, svc, xi_api_key)
-            check_scope(found, scope)
+            if scope is not None:
+                check_scope(found, scope)
         except AuthError as error:
             raise error.api_error() from None
         request.state.caller = found

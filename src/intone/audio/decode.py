@@ -66,12 +66,26 @@ def decode_pcm_s16le(source: BinaryIO, rate: int, max_seconds: float) -> np.ndar
     pieces: list[np.ndarray] = []
     total = 0
     while block := source.read(1 << 20):
-        if len(block) % PCM_S16LE_BYTES:
-            raise UndecodableAudio("Raw 16-bit PCM must have an even number of bytes.")
         total += len(block) // PCM_S16LE_BYTES
         if total > limit:
             raise AudioTooLong(f"The recording is longer than {max_seconds:.0f} seconds.")
-        pieces.append(np.frombuffer(block, "<i2").astype(np.float32) / 32768.0)
+        pieces.append(pcm_s16le(block))
     if not pieces:
         raise UndecodableAudio("The file is empty.")
     return np.concatenate(pieces)
+
+
+def pcm_s16le(data: bytes) -> np.ndarray:
+    """Raw 16-bit little-endian samples as float32; raises UndecodableAudio for an odd byte count."""
+    if len(data) % PCM_S16LE_BYTES:
+        raise UndecodableAudio("Raw 16-bit PCM must have an even number of bytes.")
+    return np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+
+
+def ulaw(data: bytes) -> np.ndarray:
+    """G.711 mu-law bytes as float32 (ITU-T G.711's expansion: sign, 3-bit exponent, 4-bit mantissa)."""
+    codes = ~np.frombuffer(data, np.uint8)
+    exponent = (codes >> 4) & 0x07
+    mantissa = codes & 0x0F
+    magnitude = (((mantissa.astype(np.int32) << 3) + 0x84) << exponent) - 0x84
+    return (np.where(codes & 0x80, -magnitude, magnitude) / 32768.0).astype(np.float32)

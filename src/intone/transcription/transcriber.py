@@ -53,18 +53,24 @@ class Transcriber:
         self.max_seconds = max_seconds
 
     def check(self, options: TranscriptionOptions) -> Decoding:
-        """How the options decode; raises ModelNotFound or UnsupportedLanguage. Loads the model on first
-        call (its language list)."""
+        """How the options decode; raises ModelNotFound or UnsupportedLanguage."""
         check_batch_model(options.model_id)
+        return self.decoding(options.language_code, options.temperature, options.seed)
+
+    def decoding(
+        self, language_code: str | None, temperature: float | None = None, seed: int | None = None
+    ) -> Decoding:
+        """Raises UnsupportedLanguage for a code Whisper does not know. Loads the model on first call (its
+        language list)."""
         language = None
-        if options.language_code:
-            language = whisper_code(options.language_code)
+        if language_code:
+            language = whisper_code(language_code)
             if language is None or language not in self.engine.languages():
                 raise UnsupportedLanguage(
-                    f"Speech to text does not know the language {options.language_code!r}; send an ISO "
-                    "639-1 or 639-3 code of one of Whisper's 99 languages, or none to detect it."
+                    f"Speech to text does not know the language {language_code!r}; send an ISO 639-1 or "
+                    "639-3 code of one of Whisper's 99 languages, or none to detect it."
                 )
-        return Decoding(language, options.temperature, options.seed)
+        return Decoding(language, temperature, seed)
 
     def decode(self, source: BinaryIO, options: TranscriptionOptions) -> np.ndarray:
         """The recording as 16 kHz float32 mono; raises InvalidAudio or AudioTooLong."""
@@ -80,9 +86,12 @@ class Transcriber:
     def transcribe(self, source: BinaryIO, options: TranscriptionOptions) -> Transcript:
         """The whole transcription in this thread. Raises the errors of `check` and `decode`."""
         decoding = self.check(options)
-        audio = self.decode(source, options)
+        return self.transcribe_audio(self.decode(source, options), decoding, options.tag_audio_events)
+
+    def transcribe_audio(self, audio: np.ndarray, decoding: Decoding, tag_audio_events: bool) -> Transcript:
+        """Decoded 16 kHz samples to a transcript, in this thread."""
         detected, segments = self.engine.start(audio, decoding)
-        return assemble(detected, list(segments), options.tag_audio_events)
+        return assemble(detected, list(segments), tag_audio_events)
 
     async def transcribe_on(self, job: Job, source: BinaryIO, options: TranscriptionOptions) -> Transcript:
         """`transcribe`, each stage a step of `job` (decoding, language detection, then one step per
