@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from intone import metrics
+from intone import cli, metrics
 from intone.accounts.scopes import DEFAULT_SCOPES, Scope
 from intone.app import create_app
 from intone.config import Settings
@@ -109,14 +110,16 @@ def test_requests_are_counted_by_route_template_not_path(apps):
 
 # Two worker processes record; a third reads what both did, as a scrape of any worker would.
 _WORKER = """
-from intone import metrics
+from intone import cli, metrics
 metrics.refused("system_busy")
 metrics.engine_ran(0.5, ("piper", 2.0))
 metrics.socket_opened()
 """
 _READER = """
 from intone import metrics
-metrics.forget_dead_workers() if __import__("sys").argv[1] == "forget" else None
+print(metrics.exposition().decode())
+print("# forgotten")
+metrics.forget_dead_workers()
 print(metrics.exposition().decode())
 """
 
@@ -125,35 +128,38 @@ def test_worker_processes_add_up(tmp_path):
     env = {**os.environ, metrics.MULTIPROCESS_VARIABLE: str(tmp_path)}
     for _ in range(2):
         subprocess.run([sys.executable, "-c", _WORKER], env=env, check=True)
-
-    def read(mode: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        done = subprocess.run(
-            [sys.executable, "-c", _READER, mode], env=env, check=True, capture_output=True, text=True
-        )
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in _families(done.stdout)
-            for sample in family.samples
-        }
-
-    found = read("keep")
-    assert found[("intone_too_many_requests_total", (("reason", "system_busy"),))] == 2
-    assert found[("intone_engine_seconds_total", (("engine", "piper"),))] == 1.0
-    assert found[("intone_engine_audio_seconds_total", (("engine", "piper"),))] == 4.0
-    assert found[("intone_engine_real_time_factor_count", (("engine", "piper"),))] == 2
-    assert found[("intone_open_sockets", ())] == 2
+    reader = [sys.executable, "-c", _READER]
+    done = subprocess.run(reader, env=env, check=True, capture_output=True, text=True)
+    before, after = (_by_series(text) for text in done.stdout.split("# forgotten"))
+    assert before[("intone_too_many_requests_total", (("reason", "system_busy"),))] == 2
+    assert before[("intone_engine_seconds_total", (("engine", "piper"),))] == 1.0
+    assert before[("intone_engine_audio_seconds_total", (("engine", "piper"),))] == 4.0
+    assert before[("intone_engine_real_time_factor_count", (("engine", "piper"),))] == 2
+    assert before[("intone_open_sockets", ())] == 2
     # Both workers have exited: once a new one starts, their open sockets no longer count; their counts do.
-    found = read("forget")
-    assert found.get(("intone_open_sockets", ()), 0) == 0
-    assert found[("intone_too_many_requests_total", (("reason", "system_busy"),))] == 2
+    assert after.get(("intone_open_sockets", ()), 0) == 0
+    assert after[("intone_too_many_requests_total", (("reason", "system_busy"),))] == 2
 
 
-def test_the_workers_directory_starts_empty(tmp_path):
-    stale = tmp_path / "metrics" / "8000" / "counter_123.db"
+def _by_series(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in _families(text)
+        for sample in family.samples
+    }
+
+
+def test_serve_with_workers_gives_them_an_empty_directory_before_they_start(tmp_path, monkeypatch):
+    stale = tmp_path / "metrics" / "8123" / "counter_123.db"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
-    env = metrics.worker_directory(tmp_path, 8000)
-    assert env == {metrics.MULTIPROCESS_VARIABLE: str(stale.parent)}
+    environ = {**os.environ, "INTONE_DATA_DIR": str(tmp_path)}
+    monkeypatch.setattr(os, "environ", environ)  # what `intone serve` exports stays in this test
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(dict(environ)))
+    assert cli.main(["serve", "--workers", "2", "--port", "8123", "--no-tls"]) == 0
+    [seen] = started
+    assert seen[metrics.MULTIPROCESS_VARIABLE] == str(stale.parent)
     assert not any(stale.parent.iterdir())
 
 
