@@ -156,7 +156,7 @@ async def speech_to_text(
             temperature=fields.temperature,
             seed=fields.seed,
         )
-        transcript = await _transcribed(svc, caller, upload, options)
+        transcript = await transcribed(svc, caller, upload, options)
     finally:
         await form.close()
     await run_in_threadpool(svc.store.usage.add_transcribed, caller.subject, transcript.duration)
@@ -241,10 +241,11 @@ def _refuse_unsupported(fields: SpeechToTextForm) -> None:
         )
 
 
-async def _transcribed(
+async def transcribed(
     svc: Services, caller: Caller, upload: UploadFile, options: TranscriptionOptions
 ) -> Transcript:
-    """The transcript, run in the caller's place among its concurrent transcriptions, as engine work."""
+    """The transcript, run in the caller's place among its concurrent transcriptions, as engine work (the
+    OpenAI-compatible transcriptions route runs it too)."""
     weight = svc.scheduler.speeds.factor(ENGINE)
     try:
         admitted = await svc.admission.admit(caller, ConcurrencyGroup.SPEECH_TO_TEXT, weight)
