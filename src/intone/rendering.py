@@ -16,7 +16,9 @@ from intone.audio.encoders import StreamEncoder
 from intone.audio.formats import OutputFormat
 from intone.audio.resample import resample
 from intone.scheduling.scheduler import Job
+from intone.speech import dialogue
 from intone.speech.alignment import Alignment
+from intone.speech.dialogue import DialoguePlan, VoiceSegment
 from intone.speech.synthesizer import Plan, SpeechChunk, Synthesizer
 
 
@@ -29,6 +31,13 @@ class Piece:
     normalized_alignment: Alignment
     offset: float = 0.0  # where this window's audio starts, in seconds from the start of its plan
     duration: float = 0.0  # seconds of audio synthesized for it (the encoder may hold some back)
+
+
+@dataclass(frozen=True)
+class DialoguePiece(Piece):
+    """A piece of a dialogue, with the voice segments of the turns that end in it."""
+
+    segments: tuple[VoiceSegment, ...] = ()
 
 
 class Renderer:
@@ -46,10 +55,14 @@ class Renderer:
     def render(self, plan: Plan) -> Iterator[Piece]:
         """One piece per synthesized window; the encoder may hold back the newest few milliseconds."""
         for chunk in self.synthesizer.stream(plan):
-            self._encoder = self._encoder or StreamEncoder(self.fmt, chunk.sample_rate)
-            chunk = _at_rate(chunk, self._encoder.input_rate)
-            audio = self._encoder.write(chunk.audio)
-            yield Piece(audio, chunk.alignment, chunk.normalized_alignment, chunk.offset, chunk.duration)
+            yield self.encode(chunk)
+
+    def encode(self, chunk: SpeechChunk) -> Piece:
+        """The piece for one window, which continues the stream of those before it."""
+        self._encoder = self._encoder or StreamEncoder(self.fmt, chunk.sample_rate)
+        chunk = _at_rate(chunk, self._encoder.input_rate)
+        audio = self._encoder.write(chunk.audio)
+        return Piece(audio, chunk.alignment, chunk.normalized_alignment, chunk.offset, chunk.duration)
 
     def finish(self) -> bytes:
         encoder, self._encoder = self._encoder, None
@@ -71,8 +84,30 @@ def render(synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat) -> Iterator[
     yield Piece(renderer.finish(), Alignment.empty(), Alignment.empty())
 
 
-def render_async(synthesizer: Synthesizer, plan: Plan, fmt: OutputFormat, job: Job) -> AsyncIterator[Piece]:
+def render_dialogue(
+    synthesizer: Synthesizer, plan: DialoguePlan, fmt: OutputFormat
+) -> Iterator[DialoguePiece]:
+    """`render` for a dialogue: its turns and the gaps between them as one stream."""
+    renderer = Renderer(synthesizer, fmt)
+    for turn in dialogue.stream(synthesizer, plan):
+        piece = renderer.encode(turn.chunk)
+        yield DialoguePiece(
+            piece.audio,
+            piece.alignment,
+            piece.normalized_alignment,
+            piece.offset,
+            piece.duration,
+            turn.segments,
+        )
+    yield DialoguePiece(renderer.finish(), Alignment.empty(), Alignment.empty())
+
+
+def render_async(
+    synthesizer: Synthesizer, plan: Plan | DialoguePlan, fmt: OutputFormat, job: Job
+) -> AsyncIterator[Piece]:
     job.engine = plan.engine
+    if isinstance(plan, DialoguePlan):
+        return job.iterate(render_dialogue(synthesizer, plan, fmt), seconds=piece_seconds)
     return job.iterate(render(synthesizer, plan, fmt), seconds=piece_seconds)
 
 

@@ -23,7 +23,7 @@ from intone.api.grants import grant
 from intone.api.state import Services
 from intone.scheduling.speeds import EngineSpeeds
 from intone.speech.models import Model, get_model
-from intone.speech.synthesizer import Plan
+from intone.speech.synthesizer import Workload
 from intone.store.charges import Charge
 from intone.store.database import Store
 
@@ -40,8 +40,8 @@ class _Services:
         self.scheduler = SimpleNamespace(speeds=EngineSpeeds())
 
 
-def _plan(model: Model) -> Plan:
-    return cast(Plan, SimpleNamespace(model=model, engine="kokoro", request=SimpleNamespace(speed=1.0)))
+def _plan(model: Model) -> Workload:
+    return cast(Workload, SimpleNamespace(model=model, engine="kokoro", speed=1.0))
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from intone.admission.admission import Admitted, Overloaded, weight
 from intone.api.errors import ApiError
 from intone.api.state import Services
 from intone.speech.models import Model
-from intone.speech.synthesizer import Plan
+from intone.speech.synthesizer import Workload
 from intone.store.charges import Charge
 
 # Refunds of charges whose request was cancelled while the database was still charging it.
@@ -73,7 +73,7 @@ def credits_for(model: Model, characters: int) -> int:
     return math.ceil(characters * model.cost_multiplier)
 
 
-async def grant(svc: Services, caller: Caller, plan: Plan, characters: int, before: int = 0) -> Grant:
+async def grant(svc: Services, caller: Caller, plan: Workload, characters: int, before: int = 0) -> Grant:
     """Raises ApiError: 401 quota_exceeded, 429 too_many_concurrent_requests or system_busy.
 
     `before`: characters of the same stream already charged, so that a socket's segments together cost
@@ -84,7 +84,7 @@ async def grant(svc: Services, caller: Caller, plan: Plan, characters: int, befo
     if charge is None:
         raise await _quota_exceeded(svc, caller, credits)
     try:
-        load = weight(svc.scheduler.speeds.factor(plan.engine), characters, plan.request.speed)
+        load = weight(svc.scheduler.speeds.factor(plan.engine), characters, plan.speed)
         admitted = await svc.admission.admit(caller, model.concurrency_group, load)
     except BaseException as error:
         await settle(svc, charge, delivered=False)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 from intone.accounts.caller import Caller
 from intone.admission.admission import Admitted, Overloaded, weight
 from intone.api.state import Services
-from intone.speech.synthesizer import Plan
+from intone.speech.synthesizer import Workload
 
 # A client that reads keeps the connection's buffers from filling, so its sends complete at once; one
 # whose send waits this long is behind by the whole buffers (seconds of audio), or reads nothing.
@@ -28,12 +28,12 @@ class Place:
     """The place a grant was admitted with (`admitted`), then any taken again after giving it back."""
 
     def __init__(
-        self, svc: Services, caller: Caller, plan: Plan, characters: int, admitted: Admitted
+        self, svc: Services, caller: Caller, plan: Workload, characters: int, admitted: Admitted
     ) -> None:
         self._svc = svc
         self._caller = caller
         self._group = plan.model.concurrency_group
-        self._weight = weight(svc.scheduler.speeds.factor(plan.engine), characters, plan.request.speed)
+        self._weight = weight(svc.scheduler.speeds.factor(plan.engine), characters, plan.speed)
         self._admitted: Admitted | None = admitted
 
     async def send(self, sending: Awaitable[None]) -> None:

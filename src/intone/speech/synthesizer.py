@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -129,6 +129,27 @@ class Plan:
     spans: tuple[tuple[int, int], ...]  # chunks, in normalized-text coordinates
     language_source: LanguageSource = "requested"
     marks: Marks = field(default_factory=Marks)  # fixed phonemes and pauses, in normalized-text coordinates
+
+    @property
+    def text(self) -> str:
+        return self.request.text
+
+    @property
+    def speed(self) -> float:
+        return self.request.speed
+
+
+class Workload(Protocol):
+    """What admission weighs of a planned generation: a text-to-speech plan, or a dialogue's."""
+
+    @property
+    def model(self) -> Model: ...
+
+    @property
+    def engine(self) -> str: ...
+
+    @property
+    def speed(self) -> float: ...
 
 
 @dataclass(frozen=True)
