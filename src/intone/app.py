@@ -42,6 +42,7 @@ from intone.api import (
     speech_to_text,
     speech_to_text_realtime,
     stream_input,
+    text_to_dialogue,
     text_to_speech,
     tokens,
     user,
@@ -280,6 +281,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redaction.install()
     modules = (
         text_to_speech,
+        text_to_dialogue,
         stream_input,
         models,
         voices,

@@ -95,17 +95,25 @@ class TextToSpeechBody(_Lenient):
     @field_validator("text", "previous_text", "next_text")
     @classmethod
     def _whole_characters(cls, value: str | None) -> str | None:
-        # JSON can carry half of a UTF-16 surrogate pair ("\ud83d"), which is not a character.
-        if value is not None and any("\ud800" <= char <= "\udfff" for char in value):
-            raise ValueError("holds an unpaired UTF-16 surrogate, which is not a character")
-        return value
+        return whole_characters(value)
 
     @field_validator("text")
     @classmethod
     def _without_nul(cls, value: str) -> str:
-        # NUL is never spoken and PostgreSQL cannot store it in the history: it is dropped before the
-        # text is counted, so the credits charged and the history item agree on every database.
-        return value.replace("\0", "")
+        return without_nul(value)
+
+
+def whole_characters(value: str | None) -> str | None:
+    # JSON can carry half of a UTF-16 surrogate pair ("\ud83d"), which is not a character.
+    if value is not None and any("\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("holds an unpaired UTF-16 surrogate, which is not a character")
+    return value
+
+
+def without_nul(value: str) -> str:
+    # NUL is never spoken and PostgreSQL cannot store it in the history: it is dropped before the text
+    # is counted, so the credits charged and the history item agree on every database.
+    return value.replace("\0", "")
 
 
 class CharacterAlignment(BaseModel):
