@@ -10,7 +10,7 @@ is added to the key's usage once the transcript is delivered. Nothing is fetched
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from intone.accounts.scopes import Scope
 from intone.admission.admission import Overloaded
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
+from intone.api.forms import multipart_body, read_form
 from intone.api.state import Services, services
 from intone.speech.models import ConcurrencyGroup
 from intone.transcription import exports
@@ -106,24 +107,7 @@ class SpeechToTextResponse(BaseModel):
     audio_duration_secs: float
 
 
-# The form as the SDK sends it, for the OpenAPI page (FastAPI cannot describe a form it does not parse).
-_FORM_SCHEMA: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["model_id", "file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        **SpeechToTextForm.model_json_schema()["properties"],
-                    },
-                }
-            }
-        },
-    }
-}
+_FORM_SCHEMA = multipart_body(SpeechToTextForm, ["model_id", "file"])
 
 
 @router.post(
@@ -138,7 +122,7 @@ async def speech_to_text(
     svc: ServicesDep,
     enable_logging: Annotated[bool, Query(description="Accepted; transcripts are never kept.")] = True,
 ) -> SpeechToTextResponse:
-    form = await _form(request)
+    form = await read_form(request, _MAX_FIELDS)
     try:
         fields = _fields(form)
         wanted = _exports(fields.additional_formats)
@@ -161,18 +145,6 @@ async def speech_to_text(
         await form.close()
     await run_in_threadpool(svc.store.usage.add_transcribed, caller.subject, transcript.duration)
     return _response(transcript, fields, wanted)
-
-
-async def _form(request: Request) -> FormData:
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise ApiError(
-            400, "invalid_content_type", "Send the recording as multipart/form-data (as the SDKs do)."
-        )
-    try:
-        return await request.form(max_files=1, max_fields=_MAX_FIELDS)
-    except Exception as error:
-        # A malformed form, or a client that left before its body ended: its answer, not a server fault.
-        raise ApiError(400, "invalid_form", f"The form cannot be read: {error}") from None
 
 
 def _fields(form: FormData) -> SpeechToTextForm:

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from intone.api.errors import ApiError
+from intone.api.errors import ApiError, speech_error_status
 from intone.audio.formats import InvalidOutputFormat
 from intone.speech.errors import SpeechError
 
@@ -38,12 +38,7 @@ _STATUS = {
     "quota_exceeded": 429,
 }
 # OpenAI's error type by HTTP status (what its API sends); anything else is an invalid request.
-_TYPES = {
-    403: "permission_error",
-    404: INVALID_REQUEST,
-    429: "rate_limit_error",
-    499: INVALID_REQUEST,
-}
+_TYPES = {403: "permission_error", 429: "rate_limit_error"}
 # The request field an Intone code is about, for `param`.
 _PARAMS = {
     "voice_not_found": "voice",
@@ -134,8 +129,7 @@ def answer(request: Request, error: Exception) -> JSONResponse:
         case ApiError():
             return _from_intone(error.http_status, error.status, error.message, error.headers)
         case SpeechError():
-            status = 503 if error.status == "service_unavailable" else 400
-            return _from_intone(status, error.status, error.message, None)
+            return _from_intone(speech_error_status(error), error.status, error.message, None)
         case RequestValidationError():
             return _validation(error)
         case InvalidOutputFormat():

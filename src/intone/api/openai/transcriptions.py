@@ -23,6 +23,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
+from intone.api.forms import multipart_body, read_form
 from intone.api.openai.auth import bearer
 from intone.api.openai.errors import OpenAIError, OpenAIRoute, documented
 from intone.api.speech_to_text import transcribed
@@ -105,23 +106,7 @@ class TranscriptionVerbose(BaseModel):
     usage: Usage
 
 
-_FORM_SCHEMA: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["model", "file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        **TranscriptionForm.model_json_schema()["properties"],
-                    },
-                }
-            }
-        },
-    }
-}
+_FORM_SCHEMA = multipart_body(TranscriptionForm, ["model", "file"])
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The transcript, in response_format",
@@ -148,7 +133,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     summary="Transcribe audio (OpenAI-compatible)",
 )
 async def create_transcription(request: Request, caller: Listener, svc: ServicesDep) -> Response:
-    form = await _form(request)
+    form = await read_form(request, _MAX_FIELDS)
     try:
         fields = _fields(form)
         _refuse_unsupported(fields)
@@ -168,16 +153,6 @@ async def create_transcription(request: Request, caller: Listener, svc: Services
         await form.close()
     await run_in_threadpool(svc.store.usage.add_transcribed, caller.subject, transcript.duration)
     return _answer(transcript, fields)
-
-
-async def _form(request: Request) -> FormData:
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise OpenAIError(400, "invalid_content_type", "Send the recording as multipart/form-data.")
-    try:
-        return await request.form(max_files=1, max_fields=_MAX_FIELDS)
-    except Exception as error:
-        # A malformed form, or a client that left before its body ended: its answer, not a server fault.
-        raise OpenAIError(400, "invalid_form", f"The form cannot be read: {error}") from None
 
 
 def _fields(form: FormData) -> TranscriptionForm:
