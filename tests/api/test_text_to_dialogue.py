@@ -130,13 +130,14 @@ def test_the_default_eleven_v3_reads_tags_in_each_input_and_keeps_one_history_it
 
 
 def test_credits_are_the_characters_of_all_inputs(server):
-    credits = math.ceil(len(JOINED) / 2)
+    inputs = [{"text": "Hello.", "voice_id": BRIAN}, {"text": "Hello to you!", "voice_id": BRIAN}]
+    credits = math.ceil(len("Hello.Hello to you!") / 2)
     key = create_key(server.env, "dialogue-quota", "--character-limit", str(credits))
     client = ElevenLabs(base_url=server.url, api_key=key)
-    b"".join(client.text_to_dialogue.convert(inputs=INPUTS, model_id=FAST))
+    b"".join(client.text_to_dialogue.convert(inputs=inputs, model_id=FAST))
     assert client.user.subscription.get().character_count == credits
     with pytest.raises(ApiError) as refused:
-        b"".join(client.text_to_dialogue.convert(inputs=INPUTS[:1], model_id=FAST))
+        b"".join(client.text_to_dialogue.convert(inputs=inputs[:1], model_id=FAST))
     assert refused.value.status_code == 401 and refused.value.body["detail"]["status"] == "quota_exceeded"
 
 

@@ -16,11 +16,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.types import Message, Receive, Send
 from starlette.types import Scope as AsgiScope
@@ -61,6 +61,18 @@ STREAMING_AUDIO_CONTENT = {
     media_type: AUDIO_CONTENT[media_type]
     for media_type in dict.fromkeys(parse_output_format(name).media_type for name in STREAMING_FORMATS)
 }
+NDJSON = "application/x-ndjson"
+# The OpenAPI descriptions of the routes' answers.
+AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": AUDIO_CONTENT, "description": "The generated audio file"}
+}
+STREAMING_AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": STREAMING_AUDIO_CONTENT, "description": "Audio, sent as it is made"}
+}
+
+
+def ndjson_responses(fields: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {NDJSON: {}}, "description": f"One JSON object per line: {fields}"}}
 
 
 def _formats_help(names: tuple[str, ...]) -> str:
@@ -257,6 +269,21 @@ async def whole(svc: Services, job: Generation, request: Request) -> tuple[list[
     if pieces is not None:  # a generation the client left half-way is not kept
         await _keep(svc, job, audio)
     return pieces or [], audio
+
+
+async def audio_response(svc: Services, job: Generation, request: Request) -> Response:
+    """The whole audio file."""
+    _, audio = await whole(svc, job, request)
+    return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
+
+
+async def timed_response(
+    svc: Services, job: Generation, request: Request, timing: Callable[[bytes, list[Piece]], BaseModel]
+) -> Response:
+    """The whole audio and its timings, as `timing` puts them in one JSON object."""
+    pieces, audio = await whole(svc, job, request)
+    body = timing(audio, pieces).model_dump_json()
+    return Response(body, media_type="application/json", headers=job.headers)
 
 
 def streamed(

@@ -21,18 +21,21 @@ from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import documented
 from intone.api.generation import (
-    AUDIO_CONTENT,
-    STREAMING_AUDIO_CONTENT,
+    AUDIO_RESPONSES,
+    NDJSON,
+    STREAMING_AUDIO_RESPONSES,
     Generation,
     GenerationOptions,
     Logged,
     ServicesDep,
     StreamingGenerationOptions,
     admit,
+    audio_response,
     ndjson,
+    ndjson_responses,
     streamed,
     timed,
-    whole,
+    timed_response,
 )
 from intone.api.lexicons import lexicon_for
 from intone.api.schemas import (
@@ -214,21 +217,20 @@ def _line(piece: Piece) -> bytes | None:
 @router.post(
     "/v1/text-to-dialogue",
     response_class=Response,
-    responses={200: {"content": AUDIO_CONTENT, "description": "The generated audio file"}},
+    responses=AUDIO_RESPONSES,
     summary="Create dialogue",
 )
 async def convert(
     body: TextToDialogueBody, request: Request, svc: ServicesDep, caller: Speaker, options: Options
 ) -> Response:
     job = await _start(svc, caller, body, options, request, streaming=False)
-    _, audio = await whole(svc, job, request)
-    return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
+    return await audio_response(svc, job, request)
 
 
 @router.post(
     "/v1/text-to-dialogue/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": STREAMING_AUDIO_CONTENT, "description": "Audio, sent as it is made"}},
+    responses=STREAMING_AUDIO_RESPONSES,
     summary="Stream dialogue",
 )
 async def stream(
@@ -247,21 +249,15 @@ async def convert_with_timestamps(
     body: TextToDialogueBody, request: Request, svc: ServicesDep, caller: Speaker, options: Options
 ) -> AudioWithTimestampsAndVoiceSegments:
     job = await _start(svc, caller, body, options, request, streaming=False)
-    pieces, audio = await whole(svc, job, request)
-    result = _timed(audio, pieces)
-    return Response(result.model_dump_json(), media_type="application/json", headers=job.headers)
+    return await timed_response(svc, job, request, _timed)
 
 
 @router.post(
     "/v1/text-to-dialogue/stream/with-timestamps",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"application/x-ndjson": {}},
-            "description": "One JSON object per line: audio_base64, alignment, normalized_alignment, "
-            "voice_segments (those of the inputs that end in it)",
-        }
-    },
+    responses=ndjson_responses(
+        "audio_base64, alignment, normalized_alignment, voice_segments (those of the inputs that end in it)"
+    ),
     summary="Stream dialogue with timing",
 )
 async def stream_with_timestamps(
@@ -272,4 +268,4 @@ async def stream_with_timestamps(
     options: StreamingOptions,
 ) -> StreamingResponse:
     job = await _start(svc, caller, body, options, request, streaming=True)
-    return streamed(svc, caller, job, _line, "application/x-ndjson")
+    return streamed(svc, caller, job, _line, NDJSON)

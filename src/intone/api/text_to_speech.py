@@ -18,18 +18,21 @@ from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
 from intone.api.generation import (
-    AUDIO_CONTENT,
-    STREAMING_AUDIO_CONTENT,
+    AUDIO_RESPONSES,
+    NDJSON,
+    STREAMING_AUDIO_RESPONSES,
     Generation,
     GenerationOptions,
     Logged,
     ServicesDep,
     StreamingGenerationOptions,
     admit,
+    audio_response,
     ndjson,
+    ndjson_responses,
     streamed,
     timed,
-    whole,
+    timed_response,
 )
 from intone.api.lexicons import lexicon_for
 from intone.api.schemas import AsciiDigits, AudioWithTimestamps, TextToSpeechBody
@@ -134,7 +137,7 @@ def _line(piece: Piece) -> bytes | None:
 @router.post(
     "/v1/text-to-speech/{voice_id}",
     response_class=Response,
-    responses={200: {"content": AUDIO_CONTENT, "description": "The generated audio file"}},
+    responses=AUDIO_RESPONSES,
     summary="Create speech",
 )
 async def convert(
@@ -146,14 +149,13 @@ async def convert(
     options: Options,
 ) -> Response:
     job = await _start(svc, caller, voice_id, body, options, request, streaming=False)
-    _, audio = await whole(svc, job, request)
-    return Response(audio, media_type=job.fmt.media_type, headers=job.headers)
+    return await audio_response(svc, job, request)
 
 
 @router.post(
     "/v1/text-to-speech/{voice_id}/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": STREAMING_AUDIO_CONTENT, "description": "Audio, sent as it is made"}},
+    responses=STREAMING_AUDIO_RESPONSES,
     summary="Stream speech",
 )
 async def stream(
@@ -178,20 +180,13 @@ async def convert_with_timestamps(
     options: Options,
 ) -> AudioWithTimestamps:
     job = await _start(svc, caller, voice_id, body, options, request, streaming=False)
-    pieces, audio = await whole(svc, job, request)
-    result = timed(audio, pieces)
-    return Response(result.model_dump_json(), media_type="application/json", headers=job.headers)
+    return await timed_response(svc, job, request, timed)
 
 
 @router.post(
     "/v1/text-to-speech/{voice_id}/stream/with-timestamps",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"application/x-ndjson": {}},
-            "description": "One JSON object per line: audio_base64, alignment, normalized_alignment",
-        }
-    },
+    responses=ndjson_responses("audio_base64, alignment, normalized_alignment"),
     summary="Stream speech with timing",
 )
 async def stream_with_timestamps(
@@ -203,4 +198,4 @@ async def stream_with_timestamps(
     options: StreamingOptions,
 ) -> StreamingResponse:
     job = await _start(svc, caller, voice_id, body, options, request, streaming=True)
-    return streamed(svc, caller, job, _line, "application/x-ndjson")
+    return streamed(svc, caller, job, _line, NDJSON)
