@@ -1,18 +1,25 @@
-"""POST /v1/speech-to-text through the official SDK, on real Whisper base: real read speech (LibriVox),
-Intone's own Spanish speech with the language detected, timings, exports, usage and the refusals."""
+"""Speech to text through the official SDK, on real Whisper base: POST /v1/speech-to-text on real read
+speech (LibriVox), Intone's own Spanish speech with the language detected, timings, exports, usage and
+the refusals; then the realtime socket (manual and VAD commits, mu-law, single-use tokens, refusals)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import io
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import httpx
 import pytest
+from elevenlabs import AudioFormat, CommitStrategy, RealtimeEvents
 from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.api.server import Server, create_key, serving
 from tests.utils.recordings import Recording, librivox
@@ -210,3 +217,142 @@ def test_a_malformed_field_is_a_validation_error(stt_server, recordings: list[Re
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "temperature"]
+
+
+# The realtime socket, through the SDK's speech_to_text.realtime.connect.
+
+CHUNK_BYTES = 8000  # a quarter of a second of pcm_16000
+
+
+async def _session(url: str, options: dict, audio: bytes, commit: bool, commits: int = 1) -> list[dict]:
+    """Streams `audio` in quarter-second chunks (committing at the end if `commit`) and returns every
+    message until `commits` committed transcripts (with timestamps) arrived, or an error."""
+    # With a token the SDK sends no key: the client needs one all the same.
+    client = ElevenLabs(base_url=url, api_key=options.pop("api_key", "unused"))
+    messages: list[dict] = []
+    done = asyncio.Event()
+    last = "committed_transcript" + ("_with_timestamps" if options.get("include_timestamps") else "")
+
+    def record(data: dict) -> None:
+        messages.append(data)
+        finished = [m for m in messages if m.get("message_type") == last]
+        if len(finished) == commits or "error" in data:
+            done.set()
+
+    connection = await client.speech_to_text.realtime.connect({"model_id": "scribe_v2_realtime", **options})
+    for event in set(RealtimeEvents) - {RealtimeEvents.OPEN, RealtimeEvents.CLOSE, RealtimeEvents.ERROR}:
+        connection.on(event, record)
+    connection.on(RealtimeEvents.CLOSE, lambda *_: done.set())
+    step = CHUNK_BYTES * options["sample_rate"] // 16_000
+    for start in range(0, len(audio), step):
+        await connection.send({"audio_base_64": base64.b64encode(audio[start : start + step]).decode()})
+    if commit:
+        await connection.commit()
+    await asyncio.wait_for(done.wait(), 120)
+    await connection.close()
+    return messages
+
+
+def _of(messages: list[dict], kind: str) -> list[dict]:
+    return [message for message in messages if message["message_type"] == kind]
+
+
+def test_realtime_manual_commit_with_timestamps(stt_server, recordings):
+    recording = recordings[0]
+    options = {
+        "api_key": stt_server.api_key,
+        "audio_format": AudioFormat.PCM_16000,
+        "sample_rate": 16000,
+        "include_timestamps": True,
+    }
+    messages = asyncio.run(_session(stt_server.url, options, recording.path.read_bytes()[44:], commit=True))
+    started = _of(messages, "session_started")[0]
+    assert started["config"]["model_id"] == "scribe_v2_realtime"
+    assert started["config"]["commit_strategy"] == "manual"
+    (committed,) = _of(messages, "committed_transcript")
+    assert word_error_rate([recording.said], [_heard(committed["text"])]) < 0.15, committed["text"]
+    (timed,) = _of(messages, "committed_transcript_with_timestamps")
+    assert timed["text"] == committed["text"] and timed["language_code"] == "eng"
+    assert "".join(word["text"] for word in timed["words"]) == committed["text"]
+    assert timed["words"][-1]["end"] <= 7.1
+    assert all(message["text"] for message in _of(messages, "partial_transcript"))
+
+
+def test_realtime_vad_commits_each_utterance_on_the_session_clock(stt_server, recordings):
+    silence = b"\0" * 32_000 * 2  # two seconds
+    first, second = recordings[1], recordings[4]
+    audio = first.path.read_bytes()[44:] + silence + second.path.read_bytes()[44:] + silence
+    options = {
+        "api_key": stt_server.api_key,
+        "audio_format": AudioFormat.PCM_16000,
+        "sample_rate": 16000,
+        "commit_strategy": CommitStrategy.VAD,
+        "include_timestamps": True,
+        "language_code": "en",
+    }
+    messages = asyncio.run(_session(stt_server.url, options, audio, commit=False, commits=2))
+    texts = [message["text"] for message in _of(messages, "committed_transcript")]
+    assert word_error_rate([first.said, second.said], [_heard(text) for text in texts]) < 0.2, texts
+    later = _of(messages, "committed_transcript_with_timestamps")[1]["words"]
+    assert later[0]["start"] >= 2.99 + 1.5  # after the first recording and the silence that committed it
+
+
+def test_realtime_ulaw_through_a_single_use_token(stt_server, recordings):
+    recording = recordings[1]
+    token = ElevenLabs(base_url=stt_server.url, api_key=stt_server.api_key).tokens.single_use.create(
+        "realtime_scribe"
+    )
+    ulaw = _ulaw_8000(recording.path)
+    options = {"token": token.token, "audio_format": AudioFormat.ULAW_8000, "sample_rate": 8000}
+    messages = asyncio.run(_session(stt_server.url, options, ulaw, commit=True))
+    (committed,) = _of(messages, "committed_transcript")
+    assert word_error_rate([recording.said], [committed["text"]]) < 0.3, committed["text"]
+    again = asyncio.run(_session(stt_server.url, dict(options), ulaw, commit=True))
+    assert _of(again, "auth_error")  # a token opens one socket
+
+
+def _ulaw_8000(path: Path) -> bytes:
+    """The recording as G.711 mu-law at 8 kHz, as a telephone line carries it (PyAV's encoder)."""
+    out = io.BytesIO()
+    with av.open(str(path)) as source, av.open(out, mode="w", format="mulaw") as target:
+        stream = target.add_stream("pcm_mulaw", rate=8000, layout="mono")
+        for frame in source.decode(audio=0):
+            frame.pts = None
+            for packet in stream.encode(frame):
+                target.mux(packet)
+        for packet in stream.encode(None):
+            target.mux(packet)
+    return out.getvalue()
+
+
+def _socket_url(server: Server, query: str) -> str:
+    return server.url.replace("http://", "ws://") + f"/v1/speech-to-text/realtime?{query}"
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("model_id=scribe_v1&audio_format=pcm_16000", "invalid_request"),
+        ("model_id=scribe_v2_realtime&audio_format=mp3_44100", "input_error"),
+        ("model_id=scribe_v2_realtime&language_code=xx", "invalid_request"),
+    ],
+)
+def test_realtime_sessions_that_cannot_start_say_why(stt_server, query, kind):
+    url = _socket_url(stt_server, query)
+    with connect(url, additional_headers=stt_server.headers) as ws:
+        message = json.loads(ws.recv(timeout=30))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=30)
+    assert message["message_type"] == kind
+    assert ws.close_code == 1008
+
+
+def test_realtime_refuses_a_missing_key_and_unreadable_audio(stt_server):
+    url = _socket_url(stt_server, "model_id=scribe_v2_realtime")
+    with connect(url) as ws:
+        assert json.loads(ws.recv(timeout=30))["message_type"] == "auth_error"
+    with connect(url, additional_headers=stt_server.headers) as ws:
+        assert json.loads(ws.recv(timeout=30))["message_type"] == "session_started"
+        ws.send(json.dumps({"message_type": "input_audio_chunk", "audio_base_64": "AAA", "commit": False}))
+        refusal = json.loads(ws.recv(timeout=30))
+    assert refusal["message_type"] == "input_error"
