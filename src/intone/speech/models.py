@@ -278,7 +278,12 @@ MODELS: dict[str, Model] = {
             _V2_LANGUAGES,
         ),
         _other("scribe_v2", "Scribe v2", "Speech to text, on Whisper base (POST /v1/speech-to-text).", ()),
-        _other("scribe_v2_realtime", "Scribe v2 Realtime", "Speech to text; not available in Intone.", ()),
+        _other(
+            "scribe_v2_realtime",
+            "Scribe v2 Realtime",
+            "Realtime speech to text, on Whisper base (WS /v1/speech-to-text/realtime).",
+            (),
+        ),
         _other("scribe_v1", "Scribe v1", "Speech to text, on Whisper base (POST /v1/speech-to-text).", ()),
         _other("eleven_text_to_sound_v2", "Eleven Sound Effects v2", "Sound effects; not available.", ()),
         _other("music_v1", "Eleven Music v1", "Music generation; not available in Intone.", ()),
