@@ -38,6 +38,7 @@ class DialoguePiece(Piece):
     """A piece of a dialogue, with the voice segments of the turns that end in it."""
 
     segments: tuple[VoiceSegment, ...] = ()
+    engine: str = ""  # the engine that made it; none for the encoder's last bytes
 
 
 class Renderer:
@@ -98,6 +99,7 @@ def render_dialogue(
             piece.offset,
             piece.duration,
             turn.segments,
+            turn.engine,
         )
     yield DialoguePiece(renderer.finish(), Alignment.empty(), Alignment.empty())
 
@@ -107,8 +109,16 @@ def render_async(
 ) -> AsyncIterator[Piece]:
     job.engine = plan.engine
     if isinstance(plan, DialoguePlan):
-        return job.iterate(render_dialogue(synthesizer, plan, fmt), seconds=piece_seconds)
+        return job.iterate(_measuring(job, render_dialogue(synthesizer, plan, fmt)), seconds=piece_seconds)
     return job.iterate(render(synthesizer, plan, fmt), seconds=piece_seconds)
+
+
+def _measuring(job: Job, pieces: Iterator[DialoguePiece]) -> Iterator[DialoguePiece]:
+    """The pieces, each step's time measuring the engine of the turn it rendered (a dialogue's voices
+    may speak through different engines). Runs inside each step, before the step is measured."""
+    for piece in pieces:
+        job.engine = piece.engine or job.engine
+        yield piece
 
 
 def piece_seconds(piece: Piece) -> float:

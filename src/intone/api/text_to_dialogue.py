@@ -52,7 +52,6 @@ from intone.audio.formats import parse_output_format
 from intone.rendering import DialoguePiece, Piece
 from intone.speech import dialogue
 from intone.speech.dialogue import VoiceSegment
-from intone.speech.errors import SpeechError
 from intone.speech.settings import VoiceSettingValues
 from intone.speech.synthesizer import SpeechRequest
 from intone.speech.voices import Voice, get_voice
@@ -186,10 +185,8 @@ def _speakers(
     voices: dict[str, Voice] = {}
     for index, item in enumerate(inputs):
         if item.voice_id not in voices:
-            try:
+            with dialogue.naming_input(index):
                 voices[item.voice_id] = get_voice(item.voice_id)
-            except SpeechError as error:
-                raise type(error)(f"inputs[{index}]: {error.message}") from error
     dialogue.check_inputs([voice.voice_id for voice in voices.values()])
     chosen = {
         voice.voice_id: voice_and_settings(svc, caller, voice.voice_id, requested)

@@ -13,6 +13,7 @@ to the start of the next, the gap after a turn included in its segment.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -91,6 +92,7 @@ class VoiceSegment:
 @dataclass(frozen=True)
 class DialogueChunk:
     chunk: SpeechChunk  # timed from the start of the recording
+    engine: str  # the engine of its turn
     segments: tuple[VoiceSegment, ...] = ()  # the turns whose segment ends with this chunk
 
 
@@ -116,11 +118,19 @@ def plan(
             previous_text=" ".join(filter(None, texts[: index + 1]))[-CONTEXT_CHARACTERS:],
             next_text=" ".join(filter(None, texts[index + 2 :]))[:CONTEXT_CHARACTERS],
         )
-        try:
+        with naming_input(index):
             turns.append(synthesizer.plan(around))
-        except SpeechError as error:
-            raise type(error)(f"inputs[{index}]: {error.message}") from error
     return DialoguePlan(tuple(turns))
+
+
+@contextlib.contextmanager
+def naming_input(index: int) -> Iterator[None]:
+    """Puts `inputs[index]: ` before the message of a SpeechError raised inside, which then says which
+    input is wrong."""
+    try:
+        yield
+    except SpeechError as error:
+        raise type(error)(f"inputs[{index}]: {error.message}") from error
 
 
 def check_inputs(voice_ids: Sequence[str | None]) -> None:
@@ -141,13 +151,14 @@ def stream(synthesizer: Synthesizer, dialogue: DialoguePlan) -> Iterator[Dialogu
         for chunk in synthesizer.stream(turn):
             shifted = _shifted(chunk, start)
             end = max(end, shifted.offset + shifted.duration)
-            yield DialogueChunk(shifted)
+            yield DialogueChunk(shifted, turn.engine)
         rate = synthesizer.engines.get(turn.engine).sample_rate
         gap = np.zeros(0 if index == len(dialogue.turns) - 1 else round(dialogue.gap * rate), np.float32)
         following = end + len(gap) / rate
         stop = first + len(turn.text)
         segment = VoiceSegment(turn.voice.voice_id, start, following, first, stop, index)
-        yield DialogueChunk(SpeechChunk(gap, rate, end, Alignment.empty(), Alignment.empty()), (segment,))
+        silence = SpeechChunk(gap, rate, end, Alignment.empty(), Alignment.empty())
+        yield DialogueChunk(silence, turn.engine, (segment,))
         start, first = following, stop
 
 
