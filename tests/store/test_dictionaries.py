@@ -194,7 +194,7 @@ def test_migration_0005_adds_the_tables_and_takes_them_away(database_url: str):
     assert "dictionaries" not in sa.inspect(store._engine).get_table_names()
     store.migrate()
     with store._engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
         # The hand-written migration builds exactly what the models describe.
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     made = store.dictionaries.create("alice", "Brands", None, RULES)

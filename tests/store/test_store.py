@@ -28,7 +28,7 @@ def test_fresh_database_migrates_to_head(database_url: str) -> None:
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0007"]
         # The hand-written migration builds exactly what the models describe.
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         # ...except for what Alembic does not compare: the WHERE of partial indexes.
@@ -104,7 +104,7 @@ def test_two_processes_migrating_at_once(tmp_path: Path) -> None:
         assert run.returncode == 0, stderr
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0007"]
     engine.dispose()
 
 
