@@ -20,6 +20,8 @@ BRIAN = "nPczCjzI2devNBz1zQrb"  # an American man: Piper speaks him on the fast 
 SPEECH = {"text": "Hi.", "model_id": "eleven_flash_v2"}
 SOCKET = f"/v1/text-to-speech/{BRIAN}/stream-input?model_id=eleven_flash_v2"
 MULTI_SOCKET = f"/v1/text-to-speech/{BRIAN}/multi-stream-input?model_id=eleven_flash_v2"
+DIALOGUE = {"inputs": [{"text": "Hi.", "voice_id": BRIAN}], "model_id": "eleven_flash_v2"}
+DIALOGUE_FORMS = ("", "/stream", "/with-timestamps", "/stream/with-timestamps")
 
 # One request per endpoint and the scope it needs. Each is refused before it would do anything.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, Scope]] = [
@@ -28,6 +30,9 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, Scope]] = [
     ("POST", f"/v1/text-to-speech/{BRIAN}/with-timestamps", SPEECH, Scope.TEXT_TO_SPEECH),
     ("POST", f"/v1/text-to-speech/{BRIAN}/stream/with-timestamps", SPEECH, Scope.TEXT_TO_SPEECH),
     ("POST", "/v1/single-use-token/tts_websocket", None, Scope.TEXT_TO_SPEECH),
+    *(("POST", f"/v1/text-to-dialogue{form}", DIALOGUE, Scope.TEXT_TO_SPEECH) for form in DIALOGUE_FORMS),
+    ("POST", "/v1/speech-to-text", None, Scope.SPEECH_TO_TEXT),
+    ("POST", "/v1/single-use-token/realtime_scribe", None, Scope.SPEECH_TO_TEXT),
     ("GET", "/v1/models", None, Scope.MODELS_READ),
     ("GET", "/v1/voices", None, Scope.VOICES_READ),
     ("GET", "/v2/voices", None, Scope.VOICES_READ),
