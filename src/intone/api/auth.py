@@ -64,6 +64,13 @@ def carries_key(headers: Headers) -> bool:
     return bool(headers.get("xi-api-key"))
 
 
+def bearer_key(value: str | None) -> str | None:
+    """The key in `Bearer <key>`; None for anything else (a proxy may add its own Basic credentials)."""
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip() or None
+    return None
+
+
 def needs_key(dependant: Dependant) -> bool:
     """Whether a route (its FastAPI dependant) asks `require` for its caller."""
     return dependant.call in _KEY_CHECKS or any(needs_key(sub) for sub in dependant.dependencies)

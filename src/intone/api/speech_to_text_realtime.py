@@ -30,8 +30,9 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.admission.gates import Hold
-from intone.api.auth import REALTIME_SCRIBE, AuthError, check_scope, identify, redeem
+from intone.api.auth import REALTIME_SCRIBE, AuthError, bearer_key, check_scope, identify, redeem
 from intone.api.errors import ApiError
+from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION
 from intone.api.socket_caps import socket_caps
 from intone.api.state import Services
 from intone.audio.decode import UndecodableAudio
@@ -52,8 +53,6 @@ from intone.transcription.models import REALTIME_MODEL
 router = APIRouter(tags=["speech-to-text"])
 log = logging.getLogger("intone.api")
 
-POLICY_VIOLATION = 1008
-INTERNAL_ERROR = 1011
 # New audio that makes another partial transcript worth computing.
 PARTIAL_EVERY_S = 1.0
 VAD_EVERY_S = 0.25
@@ -236,17 +235,11 @@ def _query(websocket: WebSocket) -> SessionQuery:
     return query
 
 
-def _bearer(value: str | None) -> str | None:
-    if value and value[:7].lower() == "bearer ":
-        return value[7:].strip() or None
-    return None
-
-
 async def _caller(websocket: WebSocket, svc: Services, query: SessionQuery) -> Caller:
     """A single-use `realtime_scribe` token (query `token`), else the key in the handshake's
     `xi-api-key` or Bearer `authorization` header."""
     headers = websocket.headers
-    key = headers.get("xi-api-key") or _bearer(headers.get("authorization"))
+    key = headers.get("xi-api-key") or bearer_key(headers.get("authorization"))
     try:
         if query.token:
             caller = await asyncio.to_thread(redeem, svc, query.token, REALTIME_SCRIBE)

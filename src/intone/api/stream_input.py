@@ -25,7 +25,7 @@ from intone import metrics
 from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.admission.gates import Hold
-from intone.api.auth import AuthError, check_scope, identify, redeem
+from intone.api.auth import AuthError, bearer_key, check_scope, identify, redeem
 from intone.api.errors import ApiError
 from intone.api.lexicons import lexicon_for
 from intone.api.realtime import INTERNAL_ERROR, POLICY_VIOLATION, RealtimeStream
@@ -323,17 +323,10 @@ async def _open(
     return stream, setup
 
 
-def _bearer(value: str | None) -> str | None:
-    """The key in `Bearer <key>`; None for anything else (a proxy may add its own Basic credentials)."""
-    if value and value[:7].lower() == "bearer ":
-        return value[7:].strip() or None
-    return None
-
-
 async def _caller(sock: _Socket, query: StreamQuery, first: StreamMessage | None) -> Caller:
     """Who the socket is for: a single-use token, else a key from the handshake (the `xi-api-key` or
     `authorization` header, or the `authorization` query parameter), else a key in the first message."""
-    key = _handshake_key(sock, query) or (first and (first.xi_api_key or _bearer(first.authorization)))
+    key = _handshake_key(sock, query) or (first and (first.xi_api_key or bearer_key(first.authorization)))
     try:
         if query.single_use_token:
             caller = await asyncio.to_thread(redeem, sock.svc, query.single_use_token)
@@ -351,8 +344,8 @@ def _handshake_key(sock: _Socket, query: StreamQuery) -> str | None:
     headers = sock.websocket.headers
     return (
         headers.get("xi-api-key")
-        or _bearer(headers.get("authorization"))
-        or _bearer(query.authorization)
+        or bearer_key(headers.get("authorization"))
+        or bearer_key(query.authorization)
         or query.authorization
         or None
     )
