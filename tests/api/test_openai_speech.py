@@ -113,7 +113,7 @@ def test_sse_carries_the_audio_in_deltas_then_usage(client):
     _heard(b"".join(base64.b64decode(event["audio"]) for event in deltas), "mp3")
 
 
-def test_a_voice_by_openai_name_or_id_object_is_kept_in_history(client, server):
+def test_a_voice_by_openai_name_or_id_object_is_kept_in_history_with_real_wav_sizes(client, server):
     # American men, whom Piper speaks on the fast model.
     for voice, name in (("echo", "Will"), ({"id": get_voice("Bill").voice_id}, "Bill")):
         response = client.audio.speech.with_raw_response.create(
@@ -124,6 +124,12 @@ def test_a_voice_by_openai_name_or_id_object_is_kept_in_history(client, server):
             f"{server.url}/v1/history/{response.headers['request-id']}", headers=server.headers
         ).json()
         assert (item["voice_name"], item["model_id"]) == (name, "eleven_flash_v2_5")
+    # The answer streamed with a header that could not know its sizes; the kept file states them.
+    kept = httpx.get(
+        f"{server.url}/v1/history/{response.headers['request-id']}/audio", headers=server.headers
+    ).content
+    assert kept[:4] == b"RIFF" and int.from_bytes(kept[4:8], "little") == len(kept) - 8
+    assert int.from_bytes(kept[40:44], "little") == len(kept) - 44
 
 
 def _error(raised: pytest.ExceptionInfo[openai.APIStatusError]) -> dict[str, object]:

@@ -31,7 +31,7 @@ from intone.api.grants import Grant, grant
 from intone.api.places import Place
 from intone.api.schemas import AudioWithTimestamps, CharacterAlignment
 from intone.api.state import Services, services
-from intone.audio.encoders import WAV_HEADER_SIZE, wav_header
+from intone.audio.encoders import with_wav_sizes
 from intone.audio.formats import (
     ALL_FORMATS,
     DEFAULT_FORMAT,
@@ -265,7 +265,7 @@ async def _client_gone(receive: Receive) -> None:
 async def whole(svc: Services, job: Generation, request: Request) -> tuple[list[Piece], bytes]:
     """Renders a whole response: its pieces, and all their audio."""
     pieces = await _collect(svc, job, request)
-    audio = _wav_with_sizes(job.fmt, b"".join(piece.audio for piece in pieces or []))
+    audio = with_wav_sizes(job.fmt, b"".join(piece.audio for piece in pieces or []))
     if pieces is not None:  # a generation the client left half-way is not kept
         await _keep(svc, job, audio)
     return pieces or [], audio
@@ -311,7 +311,7 @@ def streamed(
         # Reached only when the client took it all; a stream that sent nothing was refunded, so it is
         # not kept either (its item would claim credits that were given back).
         if job.delivered:
-            await _keep(svc, job, bytes(audio))
+            await _keep(svc, job, with_wav_sizes(job.fmt, bytes(audio)))
 
     return _AudioStream(content(), media_type or job.fmt.media_type, job, place)
 
@@ -328,9 +328,3 @@ def ndjson(line: BaseModel) -> bytes:
     """One line of a stream of JSON objects."""
     return json.dumps(line.model_dump(), ensure_ascii=False).encode() + b"\n"
 
-
-def _wav_with_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
-    """A whole WAV file can state its real sizes (a streamed header cannot)."""
-    if fmt.codec != "wav" or len(audio) < WAV_HEADER_SIZE:
-        return audio
-    return wav_header(fmt.sample_rate, len(audio) - WAV_HEADER_SIZE) + audio[WAV_HEADER_SIZE:]

@@ -304,7 +304,12 @@ class StreamEncoder:
 def encode(pcm: np.ndarray, input_rate: int, fmt: OutputFormat) -> bytes:
     """Encodes a whole utterance at once; WAV output carries its exact sizes."""
     encoder = StreamEncoder(fmt, input_rate)
-    data = encoder.write(pcm) + encoder.finish()
-    if fmt.codec == "wav":
-        data = wav_header(fmt.sample_rate, len(data) - WAV_HEADER_SIZE) + data[WAV_HEADER_SIZE:]
-    return data
+    return with_wav_sizes(fmt, encoder.write(pcm) + encoder.finish())
+
+
+def with_wav_sizes(fmt: OutputFormat, audio: bytes) -> bytes:
+    """A whole WAV file with its real sizes in the header (a streamed header cannot know them); other
+    formats unchanged."""
+    if fmt.codec != "wav" or len(audio) < WAV_HEADER_SIZE:
+        return audio
+    return wav_header(fmt.sample_rate, len(audio) - WAV_HEADER_SIZE) + audio[WAV_HEADER_SIZE:]
