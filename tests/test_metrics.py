@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from intone import cli, metrics
 from intone.accounts.scopes import DEFAULT_SCOPES, Scope
+from intone.admission.admission import Overloaded
+from intone.api.errors import too_busy
 from intone.app import create_app
 from intone.config import Settings
 
@@ -199,3 +201,13 @@ def _families_recorded():
 def _series(family) -> list[str]:
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
     return [family.name + suffix for suffix in suffixes[family.type]]
+
+
+def test_a_429_from_admission_is_counted_by_its_reason():
+    def count() -> float:
+        return REGISTRY.get_sample_value("intone_too_many_requests_total", {"reason": "system_busy"}) or 0.0
+
+    before = count()
+    error = too_busy(Overloaded("system_busy", "The server is busy.", 3))
+    assert (error.http_status, error.status, error.headers) == (429, "system_busy", {"Retry-After": "3"})
+    assert count() == before + 1

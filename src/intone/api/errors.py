@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from intone import metrics
+from intone.admission.admission import Overloaded
 from intone.audio.formats import InvalidOutputFormat
 from intone.speech.errors import SpeechError
 
@@ -55,6 +57,12 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+def too_busy(error: Overloaded) -> ApiError:
+    """The 429 for a request admission turned away (counted by reason in the metrics)."""
+    metrics.refused(error.status)
+    return ApiError(429, error.status, error.message, {"Retry-After": str(error.retry_after)})
 
 
 def error_body(status: str, message: str) -> dict[str, dict[str, str]]:

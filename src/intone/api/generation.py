@@ -327,4 +327,3 @@ def timed(audio: bytes, pieces: list[Piece]) -> AudioWithTimestamps:
 def ndjson(line: BaseModel) -> bytes:
     """One line of a stream of JSON objects."""
     return json.dumps(line.model_dump(), ensure_ascii=False).encode() + b"\n"
-

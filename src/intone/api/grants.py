@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from intone import metrics
 from intone.accounts.caller import Caller
 from intone.admission.admission import Admitted, Overloaded, weight
-from intone.api.errors import ApiError
+from intone.api.errors import ApiError, too_busy
 from intone.api.state import Services
 from intone.speech.models import Model
 from intone.speech.synthesizer import Workload
@@ -89,10 +89,7 @@ async def grant(svc: Services, caller: Caller, plan: Workload, characters: int, 
     except BaseException as error:
         await settle(svc, charge, delivered=False)
         if isinstance(error, Overloaded):
-            metrics.refused(error.status)
-            raise ApiError(
-                429, error.status, error.message, {"Retry-After": str(error.retry_after)}
-            ) from None
+            raise too_busy(error) from None
         raise
     metrics.granted(model.model_id, caller.subject)
     return Grant(svc, charge, admitted)

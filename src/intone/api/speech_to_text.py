@@ -22,7 +22,7 @@ from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.admission.admission import Overloaded
 from intone.api.auth import require
-from intone.api.errors import ApiError, documented
+from intone.api.errors import ApiError, documented, too_busy
 from intone.api.forms import multipart_body, read_form
 from intone.api.state import Services, services
 from intone.speech.models import ConcurrencyGroup
@@ -222,7 +222,7 @@ async def transcribed(
     try:
         admitted = await svc.admission.admit(caller, ConcurrencyGroup.SPEECH_TO_TEXT, weight)
     except Overloaded as error:
-        raise ApiError(429, error.status, error.message, {"Retry-After": str(error.retry_after)}) from None
+        raise too_busy(error) from None
     job = svc.job(caller.tier.priority, live=False)
     job.engine = ENGINE
     try:
