@@ -14,6 +14,7 @@ from intone.speech import dialogue
 from intone.speech.errors import SpeechError, TextEmpty, TextTooLong, VoiceNotFound
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.speech.voices import catalog
+from tests.utils.engines import OneEngine
 
 RATE = 1000
 BRIAN = "nPczCjzI2devNBz1zQrb"
@@ -42,24 +43,6 @@ class CharacterEngine:
         return True
 
 
-class Engines:
-    def __init__(self) -> None:
-        self.engine = CharacterEngine()
-
-    def get(self, name):
-        return self.engine
-
-    def loaded(self, name):
-        return True
-
-    @staticmethod
-    def languages():
-        return {"kokoro": frozenset({"en"}), "piper": frozenset({"en"}), "espeak": frozenset({"en"})}
-
-    def needs_phonemes(self, name):
-        return False
-
-
 def _requests(*turns: tuple[str, str], model_id: str = "eleven_v3") -> list[SpeechRequest]:
     return [
         SpeechRequest(text=text, voice_id=voice, model_id=model_id, language="en") for text, voice in turns
@@ -67,7 +50,7 @@ def _requests(*turns: tuple[str, str], model_id: str = "eleven_v3") -> list[Spee
 
 
 def _speak(*turns: tuple[str, str]):
-    synthesizer = Synthesizer(Engines())
+    synthesizer = Synthesizer(OneEngine(CharacterEngine()))
     plan = dialogue.plan(synthesizer, _requests(*turns))
     chunks = list(dialogue.stream(synthesizer, plan))
     return plan, chunks, synthesizer.engines.engine
@@ -107,7 +90,7 @@ def test_the_alignment_spells_the_joined_inputs_each_turn_timed_within_its_segme
 
 
 def test_each_turn_reads_its_neighbours_as_context():
-    synthesizer = Synthesizer(Engines())
+    synthesizer = Synthesizer(OneEngine(CharacterEngine()))
     plan = dialogue.plan(synthesizer, _requests(("A.", BRIAN), ("B.", GEORGE), ("C.", BRIAN)), "Before.", "")
     assert [(turn.request.previous_text, turn.request.next_text) for turn in plan.turns] == [
         ("Before.", "B. C."),
@@ -124,7 +107,7 @@ def test_a_dialogue_tells_the_admission_what_it_weighs():
 
 
 def test_refusals_name_what_is_wrong():
-    synthesizer = Synthesizer(Engines())
+    synthesizer = Synthesizer(OneEngine(CharacterEngine()))
     with pytest.raises(SpeechError, match="at least one input"):
         dialogue.plan(synthesizer, [])
     voices = [voice.voice_id for voice in catalog().voices[: dialogue.MAX_VOICES + 1]]

@@ -16,6 +16,7 @@ from intone.speech.errors import InvalidMarkup
 from intone.speech.lexicon import AliasRule, PhonemeRule
 from intone.speech.synthesizer import SpeechRequest, Synthesizer
 from intone.speech.text.chunking import ChunkPlan, marked_chunk_spans
+from tests.utils.engines import OneEngine
 
 RATE = 1000
 LOUD = 0.5
@@ -52,26 +53,8 @@ class LoudEngine:
         return None
 
 
-class Engines:
-    def __init__(self, needs_phonemes: bool = True) -> None:
-        self.engine = LoudEngine(needs_phonemes)
-
-    def get(self, name):
-        return self.engine
-
-    def loaded(self, name):
-        return True
-
-    @staticmethod
-    def languages():
-        return {"kokoro": frozenset({"en"}), "piper": frozenset({"en"}), "espeak": frozenset({"en"})}
-
-    def needs_phonemes(self, name):
-        return self.engine.needs_phonemes
-
-
 def _speak(request: SpeechRequest, needs_phonemes: bool = True):
-    engines = Engines(needs_phonemes)
+    engines = OneEngine(LoudEngine(needs_phonemes))
     synth = Synthesizer(engines)
     plan = synth.plan(request)
     chunks = list(synth.stream(plan))
@@ -199,7 +182,7 @@ def test_without_ssml_tags_are_read_as_text():
 
 def test_a_tag_that_cannot_be_read_fails_the_plan():
     with pytest.raises(InvalidMarkup):
-        Synthesizer(Engines()).plan(SpeechRequest(text='Say <phoneme ph="x">x</phoneme>.'))
+        Synthesizer(OneEngine(LoudEngine(True))).plan(SpeechRequest(text='Say <phoneme ph="x">x</phoneme>.'))
 
 
 def test_rules_change_what_the_engine_gets_and_alignment_spells_the_request_text():
