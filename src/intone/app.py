@@ -239,8 +239,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 EngineSet(settings.engine_cache(), settings.engine_threads, settings.voices_dir)
             )
             # Joined from its two packages once, and checked: a damaged model stops the start here.
-            await asyncio.to_thread(model_dir, settings.engine_cache())
-            whisper = WhisperEngine(settings.engine_cache(), settings.engine_threads)
+            folder = await asyncio.to_thread(model_dir, settings.engine_cache())
+            whisper = WhisperEngine(settings.engine_cache(), settings.engine_threads, folder)
             svc = Services(
                 settings=settings,
                 synthesizer=synthesizer,

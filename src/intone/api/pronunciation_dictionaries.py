@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import (
     AfterValidator,
@@ -33,6 +32,7 @@ from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented
+from intone.api.forms import form_fields
 from intone.api.schemas import AsciiDigits
 from intone.api.state import Services, services
 from intone.speech import pls
@@ -333,11 +333,7 @@ async def _lexicon_form(request: Request, limit: int) -> FormData:
 def _fields(form: FormData) -> NewDictionary:
     # Clients send optional fields they leave unset as empty strings.
     given = {name: value for name, value in form.items() if name != "file" and value != ""}
-    try:
-        return NewDictionary.model_validate(given)
-    except ValidationError as error:
-        problems = [problem | {"loc": ("body", *problem["loc"])} for problem in error.errors()]
-        raise RequestValidationError(problems) from None
+    return form_fields(NewDictionary, given)
 
 
 async def _file(form: FormData, limit: int) -> bytes:

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -23,7 +22,7 @@ from intone.accounts.scopes import Scope
 from intone.admission.admission import Overloaded
 from intone.api.auth import require
 from intone.api.errors import ApiError, documented, too_busy
-from intone.api.forms import multipart_body, read_form
+from intone.api.forms import body_error, form_fields, multipart_body, read_form
 from intone.api.state import Services, services
 from intone.speech.models import ConcurrencyGroup
 from intone.transcription import exports
@@ -143,7 +142,6 @@ async def speech_to_text(
         transcript = await transcribed(svc, caller, upload, options)
     finally:
         await form.close()
-    await run_in_threadpool(svc.store.usage.add_transcribed, caller.subject, transcript.duration)
     return _response(transcript, fields, wanted)
 
 
@@ -154,11 +152,7 @@ def _fields(form: FormData) -> SpeechToTextForm:
         for name, value in form.multi_items()
         if name != "file" and isinstance(value, str) and value not in ("", "null")
     }
-    try:
-        return SpeechToTextForm.model_validate(given)
-    except ValidationError as error:
-        problems = [problem | {"loc": ("body", *problem["loc"])} for problem in error.errors()]
-        raise RequestValidationError(problems) from None
+    return form_fields(SpeechToTextForm, given)
 
 
 def _exports(raw: str | None) -> list[exports.ExportOptions]:
@@ -167,10 +161,7 @@ def _exports(raw: str | None) -> list[exports.ExportOptions]:
     try:
         wanted = _EXPORTS.validate_json(raw)
     except ValidationError as error:
-        problems = [
-            problem | {"loc": ("body", "additional_formats", *problem["loc"])} for problem in error.errors()
-        ]
-        raise RequestValidationError(problems) from None
+        raise body_error(error, "additional_formats") from None
     unsupported = [item.format for item in wanted if item.format not in exports.FORMATS]
     if unsupported:
         raise ApiError(
@@ -216,8 +207,8 @@ def _refuse_unsupported(fields: SpeechToTextForm) -> None:
 async def transcribed(
     svc: Services, caller: Caller, upload: UploadFile, options: TranscriptionOptions
 ) -> Transcript:
-    """The transcript, run in the caller's place among its concurrent transcriptions, as engine work (the
-    OpenAI-compatible transcriptions route runs it too)."""
+    """The transcript, run in the caller's place among its concurrent transcriptions, as engine work, and
+    its seconds counted in the caller's usage (the OpenAI-compatible transcriptions route runs it too)."""
     weight = svc.scheduler.speeds.factor(ENGINE)
     try:
         admitted = await svc.admission.admit(caller, ConcurrencyGroup.SPEECH_TO_TEXT, weight)
@@ -226,10 +217,12 @@ async def transcribed(
     job = svc.job(caller.tier.priority, live=False)
     job.engine = ENGINE
     try:
-        return await svc.transcriber.transcribe_on(job, upload.file, options)
+        transcript = await svc.transcriber.transcribe_on(job, upload.file, options)
     finally:
         job.cancel()
         await admitted.release()
+    await run_in_threadpool(svc.store.usage.add_transcribed, caller.subject, transcript.duration)
+    return transcript
 
 
 def _response(

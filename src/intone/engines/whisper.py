@@ -51,7 +51,8 @@ def model_dir(cache: Path) -> Path:
     if not model.is_file():
         _join(folder)
     stamp = folder / ".model.bin.checked"
-    seen = f"{MODEL_DIGEST} {model.stat().st_size} {model.stat().st_mtime_ns}"
+    status = model.stat()
+    seen = f"{MODEL_DIGEST} {status.st_size} {status.st_mtime_ns}"
     if stamp.is_file() and stamp.read_text() == seen:
         return folder
     if _digest(model) != MODEL_DIGEST:
@@ -96,11 +97,8 @@ def _write_atomically(target: Path, sources: list[Traversable] | list[bytes]) ->
 
 
 def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as model:
-        while block := model.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(model, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,8 @@ class WhisperEngine:
     name = "whisper"
 
     def __init__(self, cache: Path, threads: int, folder: Path | None = None) -> None:
-        """`folder`: another faster-whisper model to run instead of the joined base (benchmarks compare)."""
+        """`folder`: the faster-whisper model to run (the server passes the joined base it checked at
+        start-up; benchmarks another model); None: the joined base, found on first use."""
         self._cache = cache
         self._threads = threads
         self._folder = folder

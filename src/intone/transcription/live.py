@@ -66,7 +66,12 @@ class LiveAudio:
         self._pending += len(piece)
 
     def pending(self) -> np.ndarray:
-        return np.concatenate(self._pieces) if self._pieces else np.zeros(0, np.float32)
+        # Kept joined: asked for at every voice check and partial, the buffer is copied once, not each time.
+        if not self._pieces:
+            return np.zeros(0, np.float32)
+        if len(self._pieces) > 1:
+            self._pieces = [np.concatenate(self._pieces)]
+        return self._pieces[0]
 
     def take(self) -> Taken:
         """The uncommitted audio, now committed."""

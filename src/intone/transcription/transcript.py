@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 WordKind = Literal["word", "spacing", "audio_event"]
@@ -36,11 +37,11 @@ class Transcript:
     duration: float  # seconds of audio transcribed
     segments: tuple[Segment, ...]
 
-    @property
+    @cached_property
     def text(self) -> str:
         return "".join(word.text for word in self.words)
 
-    @property
+    @cached_property
     def words(self) -> tuple[Word, ...]:
         """Every item in order, with a spacing between segments as between words."""
         items: list[Word] = []

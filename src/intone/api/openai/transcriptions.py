@@ -15,15 +15,13 @@ from typing import Annotated, Any, Literal
 
 import pycountry
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.datastructures import FormData, UploadFile
 
 from intone.accounts.caller import Caller
 from intone.accounts.scopes import Scope
-from intone.api.forms import multipart_body, read_form
+from intone.api.forms import form_fields, multipart_body, read_form
 from intone.api.openai.auth import bearer
 from intone.api.openai.errors import OpenAIError, OpenAIRoute, documented
 from intone.api.speech_to_text import transcribed
@@ -151,7 +149,6 @@ async def create_transcription(request: Request, caller: Listener, svc: Services
             raise OpenAIError(400, error.status, error.message, "language") from None
     finally:
         await form.close()
-    await run_in_threadpool(svc.store.usage.add_transcribed, caller.subject, transcript.duration)
     return _answer(transcript, fields)
 
 
@@ -164,11 +161,7 @@ def _fields(form: FormData) -> TranscriptionForm:
             given.setdefault(name[:-2], []).append(value)
         elif value != "":
             given[name] = {"true": True, "false": False}.get(value, value) if name == "stream" else value
-    try:
-        return TranscriptionForm.model_validate(given)
-    except ValidationError as error:
-        problems = [problem | {"loc": ("body", *problem["loc"])} for problem in error.errors()]
-        raise RequestValidationError(problems) from None
+    return form_fields(TranscriptionForm, given)
 
 
 def _refuse_unsupported(fields: TranscriptionForm) -> None:
