@@ -92,15 +92,7 @@ def render_dialogue(
     renderer = Renderer(synthesizer, fmt)
     for turn in dialogue.stream(synthesizer, plan):
         piece = renderer.encode(turn.chunk)
-        yield DialoguePiece(
-            piece.audio,
-            piece.alignment,
-            piece.normalized_alignment,
-            piece.offset,
-            piece.duration,
-            turn.segments,
-            turn.engine,
-        )
+        yield DialoguePiece(**vars(piece), segments=turn.segments, engine=turn.engine)
     yield DialoguePiece(renderer.finish(), Alignment.empty(), Alignment.empty())
 
 

@@ -85,6 +85,14 @@ class GenerationOptions(BaseModel):
     enable_logging: bool = Field(default=True, description="Keep this generation in the history.")
     output_format: str = Field(default=DEFAULT_FORMAT, description=_formats_help(ALL_FORMATS))
 
+    def logged(
+        self, request: Request, caller: Caller, voice: Voice, settings: VoiceSettingValues
+    ) -> Logged | None:
+        """What the history keeps of this generation; None when it asked not to be kept."""
+        if not self.enable_logging:
+            return None
+        return Logged(request.state.request_id, caller.subject, voice, settings, self.output_format)
+
 
 class StreamingGenerationOptions(GenerationOptions):
     output_format: str = Field(default=DEFAULT_FORMAT, description=_formats_help(STREAMING_FORMATS))
@@ -143,7 +151,7 @@ async def _unless_gone(request: Request, granting: Awaitable[Grant]) -> Grant:
     """The grant, unless the client goes away while it waits for a place: a request nobody waits for
     must not hold a place in the queue, then run. Raises ApiError 499 (nginx's "client closed request")."""
     task = asyncio.ensure_future(granting)
-    gone = asyncio.ensure_future(_disconnected(request))
+    gone = asyncio.ensure_future(_client_gone(request.receive))
     try:
         await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
     except BaseException:
@@ -161,13 +169,6 @@ async def _unless_gone(request: Request, granting: Awaitable[Grant]) -> Grant:
     else:  # admitted just as it was cancelled
         await late.end(delivered=False)
     raise ApiError(499, "client_closed_request", "The client closed the connection while the request waited.")
-
-
-async def _disconnected(request: Request) -> None:
-    """Returns when the client has gone. The body is read already, so the next ASGI message is the
-    disconnect, whenever it comes."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def _pieces(svc: Services, job: Generation) -> AsyncIterator[Piece]:
@@ -257,7 +258,8 @@ class _AudioStream(StreamingResponse):
 
 
 async def _client_gone(receive: Receive) -> None:
-    """Returns when the client has disconnected (the request body was read before the response)."""
+    """Returns when the client has gone. The body is read already, so the next ASGI message is the
+    disconnect, whenever it comes."""
     while (await receive())["type"] != "http.disconnect":
         pass
 

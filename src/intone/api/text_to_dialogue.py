@@ -26,7 +26,6 @@ from intone.api.generation import (
     STREAMING_AUDIO_RESPONSES,
     Generation,
     GenerationOptions,
-    Logged,
     ServicesDep,
     StreamingGenerationOptions,
     admit,
@@ -170,11 +169,7 @@ async def _start(
         svc.calibrate_soon(turn)
     # The history keeps one item, under the first input's voice (see docs/api.md).
     voice, settings = speakers[0]
-    logged = (
-        Logged(request.state.request_id, caller.subject, voice, settings, options.output_format)
-        if options.enable_logging
-        else None
-    )
+    logged = options.logged(request, caller, voice, settings)
     return await admit(svc, caller, plan, fmt, request, streaming, logged)
 
 

@@ -23,7 +23,6 @@ from intone.api.generation import (
     STREAMING_AUDIO_RESPONSES,
     Generation,
     GenerationOptions,
-    Logged,
     ServicesDep,
     StreamingGenerationOptions,
     admit,
@@ -94,11 +93,7 @@ async def _start(
     )
     plan = await run_in_threadpool(svc.synthesizer.plan, speech)
     svc.calibrate_soon(plan)
-    logged = (
-        Logged(request.state.request_id, caller.subject, voice, settings, options.output_format)
-        if options.enable_logging
-        else None
-    )
+    logged = options.logged(request, caller, voice, settings)
     return await admit(svc, caller, plan, fmt, request, streaming, logged)
 
 
