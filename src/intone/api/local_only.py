@@ -80,14 +80,17 @@ def _local(name: str | None, own: str | None) -> bool:
     if not name:
         return False
     name = name.rstrip(".")
-    if name == own or name == "localhost" or name.endswith(".localhost"):
-        return True
+    return name == own or name == "localhost" or name.endswith(".localhost") or loopback(name)
+
+
+def loopback(address: str) -> bool:
+    """Whether `address` is an IP address of this machine's loopback (an IPv4-mapped one too)."""
     try:
-        address = ipaddress.ip_address(name)
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+    mapped = getattr(parsed, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return parsed.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 async def _deny_handshake(refused: tuple[str, str], receive: Receive, send: Send, scope: Scope) -> None:

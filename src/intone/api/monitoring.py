@@ -9,7 +9,6 @@ an API key with the admin scope; `open` serves anyone; `off` has no such route (
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import time
 from typing import Annotated
@@ -23,6 +22,7 @@ from intone import logs, metrics
 from intone.accounts.scopes import Scope as KeyScope
 from intone.api.auth import AuthError, check_scope, identify
 from intone.api.errors import ApiError
+from intone.api.local_only import loopback
 from intone.api.state import Services, services
 from intone.metrics import RequestRecord
 
@@ -80,12 +80,7 @@ def _from_this_machine(scope: Scope) -> bool:
     client = scope.get("client")
     if not client or any(name in Headers(scope=scope) for name in _FORWARDING_HEADERS):
         return False
-    try:
-        address = ipaddress.ip_address(str(client[0]).split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+    return loopback(str(client[0]).split("%", 1)[0])
 
 
 class Observed:
@@ -147,5 +142,6 @@ def _finish(record: RequestRecord) -> None:
         metrics.answered(record)
     elif record.opened:
         metrics.socket_closed()
-    fields = logs.access_fields(record)
-    access_log.info("%s %s %s", record.method, record.path, record.status, extra=fields)
+    if access_log.isEnabledFor(logging.INFO):  # only JSON logs keep access lines
+        fields = logs.access_fields(record)
+        access_log.info("%s %s %s", record.method, record.path, record.status, extra=fields)
