@@ -162,10 +162,12 @@ class Scheduler:
         """The most urgent step this thread may take, removed from the queue, the cores it may use, and
         whether the step may measure its engine's speed; None once shut down.
 
-        A worker takes any step. A step already due gets a second core while another worker is idle: on
-        a quiet server a new request's first window comes sooner. Steps ahead of their deadline and
-        background work get one. The sprinter takes only first windows, and only while no worker is
-        idle (an idle worker would take the step with more cores).
+        A worker takes any step. A step gets a second core while another worker is idle, whether it is
+        due or ahead of its deadline: on a quiet server a new request's first window comes sooner, and a
+        lone stream builds its lead faster (on a slow machine one core barely keeps Kokoro real time, and
+        the doubled second window would outlast the first one's playback). Background work gets one.
+        The sprinter takes only first windows, and only while no worker is idle (an idle worker would
+        take the step with more cores).
         """
         with self._ready:
             while True:
@@ -183,8 +185,7 @@ class Scheduler:
                         return step, 1, False
                     if any(other.first for other in self._queue):
                         self._ready.notify_all()  # the sprinter may now take one
-                    due = not step.background and step.deadline <= now
-                    return step, 1 + (self._idle if due else 0), self._idle == 0
+                    return step, 1 + (0 if step.background else self._idle), self._idle == 0
                 if not sprinter:
                     self._idle += 1
                     self._disturbances += 1
