@@ -314,6 +314,31 @@ def test_a_step_that_ran_beside_the_sprinter_does_not_measure_speed():
         scheduler.shutdown()
 
 
+def test_a_step_that_ran_beside_a_two_core_step_does_not_measure_speed():
+    scheduler = Scheduler(2)
+    try:
+        deadline = time.monotonic() + 5
+        while scheduler._idle < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        before = scheduler.speeds.factor("piper")
+        started, release = threading.Event(), threading.Event()
+
+        def wide() -> int:
+            started.set()
+            release.wait(5)
+            return cores()
+
+        running = scheduler.submit(wide)  # the other worker is idle: two cores
+        assert started.wait(5)
+        measured = scheduler.submit(lambda: 1.0, measure=lambda seconds: ("piper", seconds))
+        assert measured.result(5) == 1.0
+        release.set()
+        assert running.result(5) == 2
+        assert scheduler.speeds.factor("piper") == before
+    finally:
+        scheduler.shutdown()
+
+
 # --- Measured speeds --------------------------------------------------------------------------------
 
 
@@ -408,12 +433,13 @@ def test_only_steps_run_beside_busy_workers_measure_speed():
         while scheduler._idle < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         before = scheduler.speeds.factor("piper")
-        for _ in range(5):  # not yet due, so one core, but the other worker idles
+        for _ in range(5):  # the other worker idles (so these run on two cores)
             ahead = time.monotonic() + 10
             scheduler.submit(window, deadline=ahead, measure=lambda seconds: ("piper", seconds)).result(5)
         assert scheduler.speeds.factor("piper") == before
         release, running = threading.Event(), threading.Event()
-        scheduler.submit(lambda: (running.set(), release.wait(10)))
+        # Background work runs on one core: the other worker is then busy as another request's is.
+        scheduler.submit(lambda: (running.set(), release.wait(10)), deadline=BACKGROUND)
         assert running.wait(5)
         for _ in range(5):  # the other worker is busy: as admission sees a full machine
             job.submit(window, lambda seconds: seconds).result(5)

@@ -82,8 +82,10 @@ class Scheduler:
         self._closed = False
         self._background_running = False
         self._idle = 0  # workers (not the sprinter) waiting for a step
+        self._wide = 0  # steps running on more than one core
         # Counts events that change how fast a running step goes: a worker falling idle, the sprinter
-        # starting. A step measures its engine's speed only when none happened while it ran.
+        # starting, a step on more than one core starting or ending. A step measures its engine's speed
+        # only when none happened while it ran.
         self._disturbances = 0
         self._workers = workers
         self._threads = [
@@ -185,7 +187,12 @@ class Scheduler:
                         return step, 1, False
                     if any(other.first for other in self._queue):
                         self._ready.notify_all()  # the sprinter may now take one
-                    return step, 1 + (0 if step.background else self._idle), self._idle == 0
+                    cores = 1 + (0 if step.background else self._idle)
+                    crowded = self._idle == 0 and self._wide == 0
+                    if cores > 1:
+                        self._wide += 1
+                        self._disturbances += 1
+                    return step, cores, crowded
                 if not sprinter:
                     self._idle += 1
                     self._disturbances += 1
@@ -206,8 +213,11 @@ class Scheduler:
             try:
                 self._run(step, cores, crowded)
             finally:
-                if step.background:
-                    with self._ready:
+                with self._ready:
+                    if cores > 1:
+                        self._wide -= 1
+                        self._disturbances += 1
+                    if step.background:
                         self._background_running = False
                         self._ready.notify_all()
 
@@ -226,7 +236,8 @@ class Scheduler:
         metrics.engine_ran(busy, step.measure(result) if step.measure is not None else None)
         # Speeds size admission, which matters when every worker is busy; workers running side by side
         # are slower than one alone (they share caches and memory bandwidth), so only steps run on one
-        # core beside workers that stayed busy all along, with no sprint, measure them.
+        # core beside workers that stayed busy on one core each all along, with no sprint, measure them
+        # (a step beside one on two cores shares its core with three threads, not two).
         undisturbed = disturbances == self._disturbances
         if step.measure is not None and cores == 1 and crowded and undisturbed:
             engine, audio = step.measure(result)
