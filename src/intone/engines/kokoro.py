@@ -356,13 +356,6 @@ def _session(model: bytes, part: str, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # Idle pool threads spinning for work steal the core another worker's window runs on: a two-thread
-    # session decoding beside a one-thread one (80-frame windows) took 27 % longer with spinning, and the
-    # other 13 %; alone, windows took 1-4 % longer without it. The front's many small operations need
-    # their threads awake: without spinning it took 32 % longer (292 against 221 ms), and it runs once
-    # per chunk, ahead of the first audio.
-    if part != "front":
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if part == "measuring":
         # The default order runs the measuring ReduceMin/ReduceMax nodes last and keeps every quantized
         # tensor alive until then (1.5 GB instead of 0.66 GB of memory for 5 s of audio); this one runs
