@@ -239,6 +239,13 @@ def test_a_higher_tier_goes_first_among_streams_that_are_all_late():
 # --- The sprinter -----------------------------------------------------------------------------------
 
 
+def _wait_until_idle(scheduler: Scheduler) -> None:
+    """Waits (up to 5 s) until every worker is waiting for work, as on a quiet server."""
+    deadline = time.monotonic() + 5
+    while scheduler._idle < scheduler.workers and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _running_on() -> tuple[str, int]:
     """The thread a step runs on and that thread's OS niceness."""
     return threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -265,9 +272,7 @@ def test_a_first_window_does_not_wait_for_busy_workers_but_later_windows_do():
 def test_an_idle_worker_takes_a_first_window_with_two_cores_rather_than_the_sprinter():
     scheduler = Scheduler(2)
     try:
-        deadline = time.monotonic() + 5
-        while scheduler._idle < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _wait_until_idle(scheduler)
         for _ in range(5):
             assert scheduler.submit(lambda: (threading.current_thread().name, cores()), first=True).result(
                 5
@@ -317,9 +322,7 @@ def test_a_step_that_ran_beside_the_sprinter_does_not_measure_speed():
 def test_a_step_that_ran_beside_a_two_core_step_does_not_measure_speed():
     scheduler = Scheduler(2)
     try:
-        deadline = time.monotonic() + 5
-        while scheduler._idle < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _wait_until_idle(scheduler)
         before = scheduler.speeds.factor("piper")
         started, release = threading.Event(), threading.Event()
 
@@ -381,9 +384,7 @@ def test_jobs_measure_their_engines_speed(scheduler):
 def test_a_step_gets_a_second_core_only_while_another_worker_is_idle():
     scheduler = Scheduler(2)
     try:
-        deadline = time.monotonic() + 5
-        while scheduler._idle < 2 and time.monotonic() < deadline:  # both workers waiting for work
-            time.sleep(0.01)
+        _wait_until_idle(scheduler)
         assert scheduler.submit(cores).result(5) == 2  # due now, the other worker idle
         assert scheduler.submit(cores, deadline=time.monotonic() + 0.2).result(5) == 2  # picked early
         assert scheduler.submit(cores, deadline=BACKGROUND).result(5) == 1
@@ -429,9 +430,7 @@ def test_only_steps_run_beside_busy_workers_measure_speed():
             time.sleep(0.02)
             return 1.0
 
-        deadline = time.monotonic() + 5
-        while scheduler._idle < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _wait_until_idle(scheduler)
         before = scheduler.speeds.factor("piper")
         for _ in range(5):  # the other worker idles (so these run on two cores)
             ahead = time.monotonic() + 10
