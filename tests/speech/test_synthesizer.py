@@ -141,6 +141,18 @@ def test_stream_alignments_cover_the_text_across_chunks(synth):
     _check_alignment(normalized, plan.normalized.text, total)
 
 
+def test_piper_speaks_one_sentence_per_chunk_where_kokoro_merges_them(synth):
+    text = "We left early. The road was empty. It rained a little. " * 2
+    kokoro = synth.plan(SpeechRequest(text=text, model_id="eleven_multilingual_v2"))
+    piper = synth.plan(SpeechRequest(text=text, voice_id="Brian", model_id="eleven_flash_v2_5"))
+    assert (kokoro.engine, piper.engine) == ("kokoro", "piper")
+    sentences = [piper.normalized.text[a:b].strip() for a, b in piper.spans]
+    assert sentences == ["We left early.", "The road was empty.", "It rained a little."] * 2
+    assert len(kokoro.spans) == 2  # the first sentence, then the rest within 220 characters
+    explicit = SpeechRequest(text=text, voice_id="Brian", model_id="eleven_flash_v2_5", chunking=ChunkPlan())
+    assert synth.plan(explicit).spans == kokoro.spans  # a request's own plan wins
+
+
 def test_groups_split_to_fit_the_engine(synth):
     plan = synth.plan(SpeechRequest(text="word " * 60, chunking=ChunkPlan(maximum=300, target=300)))
     list(synth.stream(plan))
@@ -333,9 +345,9 @@ def test_a_long_word_is_planned_and_read_in_bounded_pieces(synth):
     # the timings still cover every character.
     word = "".join(random.Random(5).choices(string.ascii_lowercase, k=10_000))
     plan = synth.plan(SpeechRequest(text=word, language="en"))
-    limit = plan.request.chunking.run_maximum
+    limit = ChunkPlan().run_maximum
     assert max(end - start for start, end in plan.spans) <= limit
-    assert len(plan.spans) <= 2 * len(word) // limit + len(word) // plan.request.chunking.maximum + 2
+    assert len(plan.spans) <= 2 * len(word) // limit + len(word) // ChunkPlan().maximum + 2
     chunks = list(synth.stream(plan))
     calls = synth.engines.engine.calls
     assert max(len(call.text) for call in calls) <= limit

@@ -40,7 +40,7 @@ from intone.speech.mandarin import mandarin_units
 from intone.speech.models import Model, engine_for, get_model, spoken_languages
 from intone.speech.phonemes import phonemize_units
 from intone.speech.settings import VoiceSettingValues
-from intone.speech.text.chunking import ChunkPlan, marked_chunk_spans
+from intone.speech.text.chunking import ChunkPlan, engine_plan, marked_chunk_spans
 from intone.speech.text.ipa import for_language
 from intone.speech.text.marked import Fixed, MarkedText, Marks, Pause, Say, flatten, silent, written
 from intone.speech.text.markup import Syntax, read_markup
@@ -70,7 +70,7 @@ class SpeechRequest:
     stability: float = 0.5
     seed: int | None = None
     normalization: Normalization = "auto"
-    chunking: ChunkPlan = field(default_factory=ChunkPlan)
+    chunking: ChunkPlan | None = None  # None: the engine's own (`engine_plan`)
     windows: WindowPlan = field(default_factory=WindowPlan.whole)
     previous_text: str = ""  # context only: read around, never spoken
     next_text: str = ""
@@ -190,7 +190,8 @@ class Synthesizer:
         normalized, marks = self._normalize(request, engine, language, marked)
         pauses = [(pause.start, pause.end) for pause in marks.pauses]
         whole = [(fixed.start, fixed.end) for fixed in marks.fixed]
-        spans = tuple(marked_chunk_spans(normalized.text, pauses, whole, request.chunking))
+        chunking = request.chunking or engine_plan(engine)
+        spans = tuple(marked_chunk_spans(normalized.text, pauses, whole, chunking))
         return Plan(request, model, voice, language, engine, normalized, spans, source, marks)
 
     def stream(self, plan: Plan) -> Iterator[SpeechChunk]:

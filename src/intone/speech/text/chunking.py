@@ -47,6 +47,19 @@ class ChunkPlan:
     run_maximum: int = 64
 
 
+# Each engine's plan when a request names none. Piper plans a chunk's prosody in one pass whose time grows
+# faster than the chunk (29 ms for one 42-character sentence, 163-196 ms for 300 characters on one core),
+# all before the chunk's first window, so a 220-character chunk made one engine step twice as long as
+# the others; many streams reaching it together overran their deadlines. Its voices were also trained on
+# single sentences, which is how piper itself speaks: one sentence per chunk (docs/piper-windows.md).
+_ENGINE_PLANS = {"piper": ChunkPlan(target=0)}
+
+
+def engine_plan(engine: str) -> ChunkPlan:
+    """How the named engine's text is chunked by default."""
+    return _ENGINE_PLANS.get(engine, ChunkPlan())
+
+
 def chunk_spans(text: str, plan: ChunkPlan = ChunkPlan()) -> list[tuple[int, int]]:
     """Contiguous (start, end) spans covering `text`; none is empty or only whitespace."""
     if not text.strip():
