@@ -403,22 +403,22 @@ def test_a_step_gets_a_second_core_only_while_another_worker_is_idle():
     assert cores() == 1
 
 
-def test_among_due_steps_of_one_priority_a_first_window_goes_before_a_late_one(scheduler):
+def test_among_due_steps_of_one_priority_a_playing_listener_goes_before_a_new_one(scheduler):
     release = _occupy(scheduler)
     now = time.monotonic()
     order: list[str] = []
     futures = [
         scheduler.submit(lambda n=name: order.append(n), deadline=deadline, priority=priority, first=first)
         for name, deadline, priority, first in [
-            ("late", now - 1.0, 0, False),  # a listener about to run out
-            ("new", now, 0, True),  # a listener with nothing yet
-            ("late, higher priority", now - 0.5, 1, False),
+            ("new", now - 1.0, 0, True),  # a listener with nothing yet, waiting for a second
+            ("playing", now - 0.1, 0, False),  # a listener about to run out
+            ("new, higher priority", now - 0.5, 1, True),
         ]
     ]
     release.set()
     for future in futures:
         future.result(5)
-    assert order == ["late, higher priority", "new", "late"]
+    assert order == ["new, higher priority", "playing", "new"]
 
 
 def test_only_steps_run_beside_busy_workers_measure_speed():

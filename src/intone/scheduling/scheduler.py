@@ -67,8 +67,11 @@ class _Step:
             if now < self.submitted + BACKGROUND_PATIENCE:
                 return (2, 0, self.order)
             deadline, priority = self.submitted + BACKGROUND_PATIENCE, -(2**31)
-        if deadline <= now:  # already due: priority decides, then a listener with no audio yet
-            return (0, -priority, not self.first, deadline, self.order)
+        if deadline <= now:
+            # Already due: priority decides, then a listener who is playing goes before one with no
+            # audio yet: a break in speech is worse than a later start, and the sprinter gives first
+            # windows a core of their own anyway.
+            return (0, -priority, self.first, deadline, self.order)
         return (1, deadline, -priority, self.order)
 
 
@@ -114,7 +117,8 @@ class Scheduler:
         first: bool = False,
     ) -> Future[T]:
         """Queues `run`; due at `deadline` (monotonic seconds; None: now; BACKGROUND: when idle).
-        `first`: a listener waits for its first audio; among due steps of one priority it goes first."""
+        `first`: a listener waits for its first audio; the sprinter takes only such steps, and among
+        due steps of one priority they go after those of listeners already playing."""
         future: Future[T] = Future()
         step = _Step(
             run,
