@@ -48,10 +48,10 @@ class ChunkPlan:
 
 
 # Each engine's plan when a request names none. Piper plans a chunk's prosody in one pass whose time grows
-# faster than the chunk (29 ms for one 42-character sentence, 163-196 ms for 300 characters on one core),
-# all before the chunk's first window, so a 220-character chunk made one engine step twice as long as
-# the others; many streams reaching it together overran their deadlines. Its voices were also trained on
-# single sentences, which is how piper itself speaks: one sentence per chunk (docs/piper-windows.md).
+# faster than the chunk (on one core: 26-29 ms for a 42-character sentence, 163-196 ms for 215
+# characters), all before the chunk's first window, so a merged chunk made one engine step twice as long
+# as the others, and many streams reaching it together overran their deadlines. Piper itself speaks text
+# one sentence at a time; so does Intone (docs/speech.md).
 _ENGINE_PLANS = {"piper": ChunkPlan(target=0)}
 
 
