@@ -20,7 +20,7 @@ from intone.engines.base import (
 from intone.engines.voice_packs import VoicePackError
 from intone.speech import errors
 from intone.speech.synthesizer import SpeechRequest, Synthesizer, split_units
-from intone.speech.text.chunking import ChunkPlan
+from intone.speech.text.chunking import ChunkPlan, engine_plan
 from intone.speech.windows import WindowPlan
 
 RATE = 1000
@@ -345,9 +345,10 @@ def test_a_long_word_is_planned_and_read_in_bounded_pieces(synth):
     # the timings still cover every character.
     word = "".join(random.Random(5).choices(string.ascii_lowercase, k=10_000))
     plan = synth.plan(SpeechRequest(text=word, language="en"))
-    limit = ChunkPlan().run_maximum
+    chunking = engine_plan(plan.engine)
+    limit = chunking.run_maximum
     assert max(end - start for start, end in plan.spans) <= limit
-    assert len(plan.spans) <= 2 * len(word) // limit + len(word) // ChunkPlan().maximum + 2
+    assert len(plan.spans) <= 2 * len(word) // limit + len(word) // chunking.maximum + 2
     chunks = list(synth.stream(plan))
     calls = synth.engines.engine.calls
     assert max(len(call.text) for call in calls) <= limit
